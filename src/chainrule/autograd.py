@@ -1,0 +1,509 @@
+"""Reverse-mode automatic differentiation: recording the graph and walking it back.
+
+Every differentiable op is a ``Function`` subclass with a ``forward`` on
+arrays and a ``backward`` on Tensors. ``Function.apply`` runs the forward and,
+when grad mode is on and an input asks for gradients, keeps the node as the
+output's ``grad_fn``. ``backward`` and ``grad`` walk those nodes in reverse
+topological order without recursion, applying each node's vector-Jacobian
+product and summing gradients where a tensor was used more than once.
+
+VJPs are written with chainrule's own ops. During an ordinary backward grad
+mode is off, so they compute plain arrays; with ``create_graph=True`` they
+record, and gradients of gradients follow.
+"""
+import functools
+import weakref
+
+from .backend import array_module, ensure_array
+from .tensor import Tensor
+
+
+# --------------------------------------------------------------------------
+# grad mode
+
+class _GradMode:
+    # NOTE: one process-wide flag, not thread-local: cheaper to read on every
+    # op, and chainrule runs one training loop per process.
+    enabled = True
+
+
+def is_grad_enabled():
+    """Whether ops currently record the graph."""
+    return _GradMode.enabled
+
+
+class set_grad_enabled:
+    """Switch recording on or off; usable as a call, a context manager or a decorator."""
+
+    def __init__(self, mode):
+        self.previous = _GradMode.enabled
+        self.mode = bool(mode)
+        _GradMode.enabled = self.mode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _GradMode.enabled = self.previous
+
+    def __call__(self, fn):
+        mode = self.mode
+        _GradMode.enabled = self.previous
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class _GradModeContext:
+    mode = True
+
+    def __enter__(self):
+        self.previous = _GradMode.enabled
+        _GradMode.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _GradMode.enabled = self.previous
+
+    def __call__(self, fn):
+        context = type(self)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with context():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradModeContext):
+    """Context manager and decorator in which ops record no graph.
+
+    Example
+    -------
+    >>> with chainrule.no_grad():
+    ...     y = model(x)          # y.requires_grad is False
+    """
+
+    mode = False
+
+
+class enable_grad(_GradModeContext):
+    """Context manager and decorator that turns recording back on inside ``no_grad``."""
+
+    mode = True
+
+
+# --------------------------------------------------------------------------
+# the node
+
+class Function:
+    """A primitive op: ``forward`` maps arrays to an array, ``backward`` maps
+    the output's gradient to one gradient per input (Tensors, or None).
+
+    A subclass keeps on ``self`` what its backward needs. ``self.inputs``
+    holds the input Tensors while the node is part of a live graph.
+    ``backward`` may return a gradient in the broadcast (output) shape; the
+    engine sums it back to each input's shape.
+
+    Class attributes a subclass may set:
+
+    ``saves_inputs``
+        backward reads the inputs' values (False for add, reshape …), so an
+        in-place change to an input after the forward must be caught.
+    ``is_view``
+        the output may share memory with the first input, so both share
+        one version counter.
+    ``saves_output``
+        keep the forward's output array for ``self.output()``.
+    """
+
+    saves_inputs = True
+    is_view = False
+    saves_output = False
+    edges = None  # set per node while recording; None again once released
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        node = cls.__new__(cls)
+        try:
+            out = node.forward(*[t.data for t in inputs], **params)
+        except (ValueError, IndexError, TypeError) as err:
+            raise _op_error(cls, inputs, err) from None
+        out = ensure_array(out)
+        version = inputs[0]._version if cls.is_view else None
+        if not _GradMode.enabled:
+            return Tensor._make(out, None, version)
+        edges = []
+        records = False
+        for t in inputs:
+            if t.grad_fn is not None:
+                edges.append(t.grad_fn)
+                records = True
+            elif t.requires_grad:
+                edges.append(t)
+                records = True
+            else:
+                edges.append(None)
+        if not records:
+            return Tensor._make(out, None, version)
+        node.edges = edges
+        node.inputs = inputs
+        node.params = params
+        if cls.saves_inputs:
+            node.versions = [t._version[0] for t in inputs]
+        result = Tensor._make(out, node, version)
+        if cls.saves_output:
+            node.out = out
+            node.out_version = result._version
+            node.versions.append(result._version[0])
+        return result
+
+    @classmethod
+    def op_name(cls):
+        return cls.__name__.lower()
+
+    def output(self):
+        """The forward's output as a Tensor for use in ``backward``.
+
+        While recording (``create_graph=True``) it is recomputed from the
+        inputs, so that its dependence on them is part of the new graph;
+        otherwise the saved array is wrapped. Saving the output Tensor itself
+        would make a reference cycle through its own ``grad_fn``.
+        """
+        if _GradMode.enabled:
+            return type(self).apply(*self.inputs, **self.params)
+        return Tensor._make(self.out, None, None)
+
+    def check_versions(self):
+        counters = [t._version for t in self.inputs]
+        if self.saves_output:
+            counters.append(self.out_version)
+        for counter, version in zip(counters, self.versions):
+            if counter[0] != version:
+                raise RuntimeError(
+                    f"{self.op_name()}: a tensor it saved for backward was "
+                    f"modified by an in-place operation after it was used: "
+                    f"it is at version {counter[0]}, the "
+                    f"backward pass needs version {version}. Use an "
+                    f"out-of-place op (x = x + y instead of x += y), or "
+                    f"clone() the tensor before changing it."
+                )
+
+    def release(self):
+        """Drop everything the backward needed; the node can no longer run."""
+        self.__dict__.clear()
+
+    @property
+    def next_functions(self):
+        return tuple(self.edges or ())
+
+    def __repr__(self):
+        return f"<{type(self).__name__}Backward>"
+
+
+def _op_error(cls, inputs, err):
+    shapes = " and ".join(str(t.shape) for t in inputs)
+    return type(err)(f"{cls.op_name()}: {err} (got input shapes {shapes})")
+
+
+# --------------------------------------------------------------------------
+# walking the graph backwards
+
+def _freed_error(node):
+    return RuntimeError(
+        f"backward: the graph through {node!r} was already freed by an "
+        f"earlier backward() or grad(). Pass retain_graph=True to the first "
+        f"call if you need to run backward through the same graph twice."
+    )
+
+
+def _count_dependencies(roots):
+    """For every node reachable from ``roots``: how many edges lead into it."""
+    dependencies = {}
+    stack = [node for node in roots if isinstance(node, Function)]
+    for node in stack:
+        dependencies[node] = 0
+    while stack:
+        node = stack.pop()
+        if node.edges is None:
+            raise _freed_error(node)
+        for parent in node.edges:
+            if parent is None or isinstance(parent, Tensor):
+                continue
+            if parent in dependencies:
+                dependencies[parent] += 1
+            else:
+                dependencies[parent] = 1
+                stack.append(parent)
+    return dependencies
+
+
+def _accumulate(store, key, grad):
+    previous = store.get(key)
+    store[key] = grad if previous is None else previous + grad
+
+
+def _run_hooks(hooks, grad):
+    for hook in hooks:
+        result = hook(grad)
+        if result is not None:
+            grad = result
+    return grad
+
+
+def _execute(roots, root_grads, retain_graph, create_graph, capture=None):
+    """Propagate ``root_grads`` from ``roots`` to every leaf that requires grad.
+
+    Returns the summed gradient of each leaf reached (a dict keyed by leaf).
+    ``capture`` maps non-leaf tensors' nodes to the tensors whose gradient the
+    caller wants back (for ``grad``); their totals are added to the result.
+    """
+    grads = {}
+    leaf_grads = {}
+    for root, grad in zip(roots, root_grads):
+        vertex = root.grad_fn if root.grad_fn is not None else root
+        _accumulate(leaf_grads if isinstance(vertex, Tensor) else grads, vertex, grad)
+    dependencies = _count_dependencies(grads)
+    ready = [node for node in grads if dependencies[node] == 0]
+    captured = {}
+    with set_grad_enabled(create_graph):
+        while ready:
+            node = ready.pop()
+            grad = grads.pop(node)
+            hooks = node.__dict__.get("tensor_hooks")
+            if hooks:
+                grad = _run_hooks(hooks, grad)
+            retained = node.__dict__.get("retained")
+            if retained is not None and retained() is not None:
+                retained().grad = grad if create_graph else grad.detach()
+            if capture is not None and node in capture:
+                captured[capture[node]] = grad
+            if node.saves_inputs:
+                node.check_versions()
+            input_grads = node.backward(grad)
+            if type(input_grads) is not tuple:
+                input_grads = (input_grads,)
+            for parent, tensor, input_grad in zip(node.edges, node.inputs, input_grads):
+                if parent is None or input_grad is None:
+                    continue
+                input_grad = _conform(input_grad, tensor, node)
+                if isinstance(parent, Tensor):
+                    _accumulate(leaf_grads, parent, input_grad)
+                    continue
+                _accumulate(grads, parent, input_grad)
+                dependencies[parent] -= 1
+                if dependencies[parent] == 0:
+                    ready.append(parent)
+            if not retain_graph:
+                node.release()
+    return leaf_grads, captured
+
+
+def _conform(grad, tensor, node):
+    """Sum a gradient back to its input's shape and keep the input's dtype."""
+    if grad.shape != tensor.shape:
+        grad = sum_to_shape(grad, tensor.shape)
+        if grad.shape != tensor.shape:
+            raise RuntimeError(
+                f"{node.op_name()}: backward produced a gradient of shape "
+                f"{grad.shape} for an input of shape {tensor.shape}"
+            )
+    if grad.dtype != tensor.dtype:
+        grad = grad.to(tensor.dtype)
+    return grad
+
+
+def sum_to_shape(grad, shape):
+    """Sum ``grad`` over the axes that broadcasting added or stretched, so that
+    it takes ``shape``. The one place where broadcasting is undone."""
+    shape = tuple(shape)
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    if lead < 0:
+        raise RuntimeError(f"sum_to_shape: cannot sum shape {grad.shape} to {shape}")
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
+    )
+    if axes:
+        grad = grad.sum(dim=axes, keepdim=True)
+    return grad.reshape(shape) if grad.shape != shape else grad
+
+
+def _seed_gradients(tensors, grad_tensors, caller):
+    seeds = []
+    for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
+        if not t.requires_grad:
+            raise RuntimeError(
+                f"{caller}: element {i} of the outputs (shape {t.shape}) does "
+                f"not require grad and has no grad_fn; is it computed from a "
+                f"tensor with requires_grad=True, outside no_grad()?"
+            )
+        if g is None:
+            if t.size() != 1 and t.ndim != 0:
+                raise RuntimeError(
+                    f"{caller}: gradient can be created implicitly only for a "
+                    f"scalar output, got shape {t.shape}; pass a `gradient` of "
+                    f"that shape (e.g. ones_like(output))"
+                )
+            g = Tensor._make(array_module(t.data).ones_like(t.data), None, None)
+        else:
+            g = g if isinstance(g, Tensor) else Tensor(g)
+            if g.shape != t.shape:
+                raise RuntimeError(
+                    f"{caller}: gradient has shape {g.shape} but the output it "
+                    f"belongs to has shape {t.shape}"
+                )
+        seeds.append(g)
+    return seeds
+
+
+def _as_list(tensors):
+    if tensors is None:
+        return None
+    if isinstance(tensors, Tensor):
+        return [tensors]
+    return list(tensors)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
+    """Accumulate the gradients of ``tensors`` into the ``.grad`` of every leaf
+    that requires grad. See ``Tensor.backward``."""
+    tensors = _as_list(tensors)
+    grad_tensors = _as_list(grad_tensors) or [None] * len(tensors)
+    if retain_graph is None:
+        retain_graph = create_graph
+    seeds = _seed_gradients(tensors, grad_tensors, "backward")
+    leaf_grads, _ = _execute(tensors, seeds, retain_graph, create_graph)
+    handed_out = {id(g.data) for g in seeds}
+    for leaf, grad in leaf_grads.items():
+        grad = _run_hooks(leaf._hooks, grad) if leaf._hooks else grad
+        if create_graph:
+            leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+            continue
+        if leaf.grad is None:
+            leaf.grad = _owned(grad, handed_out)
+        elif leaf.grad.data.flags.writeable:
+            leaf.grad.data += grad.data
+        else:
+            leaf.grad = Tensor._make(leaf.grad.data + grad.data, None, None)
+
+
+def _owned(grad, handed_out):
+    """``grad`` as a Tensor whose array no other tensor or gradient shares.
+
+    An op's backward may hand the same array to two inputs (add) or return a
+    read-only broadcast view (sum); a leaf's ``.grad`` must be its own
+    writable array, since optimisers update it in place.
+    """
+    data = grad.data
+    if id(data) in handed_out or not data.flags.owndata or not data.flags.writeable:
+        data = data.copy()
+    handed_out.add(id(data))
+    return Tensor._make(data, None, None)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """The gradients of ``outputs`` with respect to ``inputs``, returned as a
+    tuple instead of accumulated into ``.grad``.
+
+    Parameters
+    ----------
+    outputs : Tensor or sequence of Tensors
+    inputs : Tensor or sequence of Tensors (leaves or intermediate results)
+    grad_outputs : the vector in the vector-Jacobian product; ones for scalars
+    retain_graph : keep the graph for another backward (default: create_graph)
+    create_graph : record the backward pass, so the result can be differentiated
+    allow_unused : return None for an input the outputs do not depend on,
+        instead of raising
+
+    Example
+    -------
+    >>> x = chainrule.tensor([1.0, 2.0], requires_grad=True)
+    >>> (g,) = chainrule.grad((x ** 3).sum(), x, create_graph=True)
+    >>> chainrule.grad(g.sum(), x)       # second derivative: 6 x
+    (tensor([ 6., 12.]),)
+    """
+    outputs = _as_list(outputs)
+    inputs = _as_list(inputs)
+    grad_outputs = _as_list(grad_outputs) or [None] * len(outputs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} (shape {t.shape}) does not require grad")
+    seeds = _seed_gradients(outputs, grad_outputs, "grad")
+    capture = {t.grad_fn: t for t in inputs if t.grad_fn is not None}
+    leaf_grads, captured = _execute(outputs, seeds, retain_graph, create_graph, capture)
+    results = []
+    for i, t in enumerate(inputs):
+        g = captured.get(t) if t.grad_fn is not None else leaf_grads.get(t)
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} (shape {t.shape}) was not used to compute the "
+                f"outputs; pass allow_unused=True to get None for it"
+            )
+        if g is not None and not create_graph:
+            g = g.detach()
+        results.append(g)
+    return tuple(results)
+
+
+def assign_inplace(tensor, compute):
+    """Make ``tensor`` hold ``compute()``, in its own memory, as in-place ops do.
+
+    When the result records a graph, ``tensor`` takes over its node, so later
+    ops differentiate through the change; nodes that saved the old values
+    notice through the version counter instead of using the new ones.
+    """
+    if _GradMode.enabled and tensor.requires_grad and tensor.grad_fn is None:
+        raise RuntimeError(
+            f"in-place operation on a leaf tensor (shape {tensor.shape}) that "
+            f"requires grad: its gradient would refer to values that no longer "
+            f"exist. Do it inside chainrule.no_grad(), or on a clone()."
+        )
+    result = compute()
+    if result.shape != tensor.shape:
+        raise ValueError(
+            f"in-place operation: the result has shape {result.shape}, which "
+            f"does not fit the tensor's shape {tensor.shape}"
+        )
+    tensor.data[...] = result.data
+    if result.grad_fn is not None:
+        tensor.grad_fn = result.grad_fn
+        tensor.requires_grad = True
+    tensor._version[0] += 1
+    return tensor
+
+
+def register_tensor_hook(tensor, hook):
+    """Attach ``hook`` to ``tensor``'s gradient; see ``Tensor.register_hook``."""
+    if tensor.grad_fn is None:
+        hooks = tensor._hooks
+    else:
+        hooks = tensor.grad_fn.__dict__.setdefault("tensor_hooks", [])
+    hooks.append(hook)
+    return RemovableHandle(hooks, hook)
+
+
+def retain_tensor_grad(tensor):
+    if tensor.grad_fn is not None:
+        tensor.grad_fn.retained = weakref.ref(tensor)
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``; ``remove()`` detaches the hook."""
+
+    def __init__(self, hooks, hook):
+        self.hooks = hooks
+        self.hook = hook
+
+    def remove(self):
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)

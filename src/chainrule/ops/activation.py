@@ -1,0 +1,150 @@
+"""Activation functions, each with a hand-written, numerically stable derivative."""
+import math
+
+from ..autograd import Function
+from ..backend import array_module
+from ..tensor import constant
+from .elementwise import erf, erf_array, exp, where
+
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+_GELU_CUBIC = 0.044715
+
+
+def _stable_sigmoid(x):
+    # 1 / (1 + e^-x) overflows for very negative x; exp(-|x|) never does.
+    xp = array_module(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1, e) / (1 + e)
+
+
+class Sigmoid(Function):
+    saves_output = True
+
+    def forward(self, x):
+        return _stable_sigmoid(x)
+
+    def backward(self, g):
+        y = self.output()
+        return g * y * (1 - y)
+
+
+class Tanh(Function):
+    saves_output = True
+
+    def forward(self, x):
+        return array_module(x).tanh(x)
+
+    def backward(self, g):
+        y = self.output()
+        return g * (1 - y * y)
+
+
+class ReLU(Function):
+    def forward(self, x):
+        return array_module(x).maximum(x, 0)
+
+    def backward(self, g):
+        return g * constant(self.inputs[0].data > 0)
+
+
+class LeakyReLU(Function):
+    def forward(self, x, negative_slope):
+        self.slope = negative_slope
+        return array_module(x).where(x > 0, x, x * negative_slope)
+
+    def backward(self, g):
+        return where(constant(self.inputs[0].data > 0), g, g * self.slope)
+
+
+class ELU(Function):
+    def forward(self, x, alpha):
+        self.alpha = alpha
+        xp = array_module(x)
+        return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+
+    def backward(self, g):
+        x = self.inputs[0]
+        return where(constant(x.data > 0), g, g * self.alpha * exp(x))
+
+
+class GELU(Function):
+    """x * Phi(x), with Phi the standard normal CDF (exact, or its tanh approximation)."""
+
+    def forward(self, x, approximate):
+        self.approximate = approximate
+        xp = array_module(x)
+        if approximate == "tanh":
+            return 0.5 * x * (1 + xp.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x ** 3)))
+        return 0.5 * x * (1 + erf_array(x / math.sqrt(2)))
+
+    def backward(self, g):
+        x = self.inputs[0]
+        if self.approximate == "tanh":
+            t = (_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x ** 3)).tanh()
+            du_dx = _SQRT_2_OVER_PI * (1 + 3 * _GELU_CUBIC * x * x)
+            return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du_dx)
+        cdf = 0.5 * (1 + erf(x / math.sqrt(2)))
+        pdf = exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+        return g * (cdf + x * pdf)
+
+
+class Softplus(Function):
+    """log(1 + exp(beta x)) / beta, linear where beta x > threshold."""
+
+    def forward(self, x, beta, threshold):
+        self.beta, self.threshold = beta, threshold
+        xp = array_module(x)
+        z = x * beta
+        return xp.where(z > threshold, x, xp.logaddexp(0, z) / beta).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        z = self.inputs[0] * self.beta
+        return where(constant(z.data > self.threshold), g, g * sigmoid(z))
+
+
+class SiLU(Function):
+    def forward(self, x):
+        return x * _stable_sigmoid(x)
+
+    def backward(self, g):
+        x = self.inputs[0]
+        s = sigmoid(x)
+        return g * s * (1 + x * (1 - s))
+
+
+def sigmoid(input):
+    """1 / (1 + exp(-input)), computed without overflow."""
+    return Sigmoid.apply(input)
+
+
+def tanh(input):
+    return Tanh.apply(input)
+
+
+def relu(input):
+    """max(input, 0); the gradient at 0 is 0, as in PyTorch."""
+    return ReLU.apply(input)
+
+
+def leaky_relu(input, negative_slope=0.01):
+    return LeakyReLU.apply(input, negative_slope=negative_slope)
+
+
+def elu(input, alpha=1.0):
+    return ELU.apply(input, alpha=alpha)
+
+
+def gelu(input, approximate="none"):
+    """Gaussian error linear unit; ``approximate="tanh"`` uses the tanh form."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return GELU.apply(input, approximate=approximate)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    return Softplus.apply(input, beta=beta, threshold=threshold)
+
+
+def silu(input):
+    """input * sigmoid(input) (also called swish)."""
+    return SiLU.apply(input)

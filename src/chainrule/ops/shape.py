@@ -1,0 +1,319 @@
+"""Ops that move elements without changing them: reshape, permute, expand,
+concatenate, pad, flip, and what is composed of those.
+
+Every backward here is another shape op, so these are differentiable to any
+order. ``expand``'s backward simply returns the gradient: the engine's one
+broadcasting rule sums it back to the input's shape.
+"""
+import operator
+
+from ..autograd import Function
+from ..backend import array_module
+from .reduce import normalize_dims
+
+
+def _shape_args(name, shape):
+    """Accept ``f(2, 3)`` and ``f((2, 3))`` alike."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    try:
+        return tuple(operator.index(n) for n in shape)
+    except TypeError:
+        raise TypeError(f"{name}: sizes must be ints, got {shape}") from None
+
+
+class Reshape(Function):
+    saves_inputs = False
+    is_view = True
+
+    def forward(self, x, shape):
+        self.in_shape = x.shape
+        try:
+            return x.reshape(shape)
+        except ValueError:
+            raise ValueError(f"cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}") from None
+
+    def backward(self, g):
+        return g.reshape(self.in_shape)
+
+
+class Permute(Function):
+    saves_inputs = False
+    is_view = True
+
+    def forward(self, x, dims):
+        self.dims = dims
+        return x.transpose(dims)
+
+    def backward(self, g):
+        inverse = [0] * len(self.dims)
+        for i, d in enumerate(self.dims):
+            inverse[d] = i
+        return g.permute(inverse)
+
+
+class Expand(Function):
+    saves_inputs = False
+    is_view = True
+
+    def forward(self, x, shape):
+        return array_module(x).broadcast_to(x, shape)
+
+    def backward(self, g):
+        return g  # summed back to the input's shape by the engine
+
+
+class Cat(Function):
+    saves_inputs = False
+
+    def forward(self, *arrays, dim):
+        self.dim = dim
+        self.sizes = [a.shape[dim] for a in arrays]
+        return array_module(arrays[0]).concatenate(arrays, axis=dim)
+
+    def backward(self, g):
+        return tuple(narrow(g, self.dim, start, size) for start, size in _offsets(self.sizes))
+
+
+def _offsets(sizes):
+    start = 0
+    for size in sizes:
+        yield start, size
+        start += size
+
+
+class Pad(Function):
+    saves_inputs = False
+
+    def forward(self, x, widths, value):
+        self.region = tuple(slice(before, before + n) for (before, _), n in zip(widths, x.shape))
+        return array_module(x).pad(x, widths, mode="constant", constant_values=value)
+
+    def backward(self, g):
+        return g[self.region]
+
+
+class Flip(Function):
+    saves_inputs = False
+
+    def forward(self, x, dims):
+        self.dims = dims
+        return array_module(x).flip(x, dims)
+
+    def backward(self, g):
+        return g.flip(self.dims)
+
+
+# ------------------------------------------------------------------ public functions
+
+def reshape(input, *shape):
+    """The same elements in a new shape; one size may be -1 (inferred)."""
+    return Reshape.apply(input, shape=_shape_args("reshape", shape))
+
+
+def view(input, *shape):
+    """Alias of ``reshape`` (NumPy decides whether a copy is needed)."""
+    return Reshape.apply(input, shape=_shape_args("view", shape))
+
+
+def view_as(input, other):
+    return Reshape.apply(input, shape=other.shape)
+
+
+def reshape_as(input, other):
+    return Reshape.apply(input, shape=other.shape)
+
+
+def permute(input, *dims):
+    dims = normalize_dims_ordered("permute", _shape_args("permute", dims), input.ndim)
+    if sorted(dims) != list(range(input.ndim)):
+        raise ValueError(f"permute: dims {dims} are not a permutation of the {input.ndim} dims of shape {input.shape}")
+    return Permute.apply(input, dims=dims)
+
+
+def normalize_dims_ordered(name, dims, ndim):
+    """Like ``normalize_dims`` but keeping the given order."""
+    normalize_dims(dims, ndim, name)
+    return tuple(d % ndim for d in dims)
+
+
+def transpose(input, dim0, dim1):
+    """Swap two dimensions."""
+    if input.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+        return input
+    dims = list(range(input.ndim))
+    a, b = normalize_dims_ordered("transpose", (dim0, dim1), input.ndim)
+    dims[a], dims[b] = dims[b], dims[a]
+    return Permute.apply(input, dims=tuple(dims))
+
+
+swapaxes = swapdims = transpose
+
+
+def t(input):
+    """Transpose a tensor of at most 2 dimensions."""
+    if input.ndim > 2:
+        raise ValueError(f"t: expects a tensor of at most 2 dims, got shape {input.shape}; use transpose or mT")
+    return transpose(input, 0, 1) if input.ndim == 2 else input
+
+
+def expand(input, *sizes):
+    """Broadcast to a larger shape without copying; -1 keeps a size."""
+    sizes = _shape_args("expand", sizes)
+    lead = len(sizes) - input.ndim
+    if lead < 0:
+        raise ValueError(f"expand: cannot expand shape {input.shape} to fewer dims {sizes}")
+    shape = tuple(input.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
+    return broadcast_to(input, shape)
+
+
+def broadcast_to(input, shape):
+    shape = tuple(shape)
+    if input.shape == shape:
+        return input
+    return Expand.apply(input, shape=shape)
+
+
+def expand_as(input, other):
+    return broadcast_to(input, other.shape)
+
+
+def squeeze(input, dim=None):
+    """Remove size-1 dims (all of them, or those in ``dim``)."""
+    if dim is None:
+        dims = [i for i, n in enumerate(input.shape) if n == 1]
+    else:
+        dims = normalize_dims(dim, input.ndim, "squeeze") or ()
+        dims = [d for d in dims if input.ndim and input.shape[d] == 1]
+    if not dims:
+        return input
+    return Reshape.apply(input, shape=tuple(n for i, n in enumerate(input.shape) if i not in dims))
+
+
+def unsqueeze(input, dim):
+    """Insert a size-1 dim at ``dim`` (negative counts from the new end)."""
+    ndim = input.ndim + 1
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"unsqueeze: dim {dim} is out of range for a result with {ndim} dims")
+    dim %= ndim
+    return Reshape.apply(input, shape=input.shape[:dim] + (1,) + input.shape[dim:])
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    """Merge dims start_dim..end_dim into one."""
+    if input.ndim == 0:
+        return Reshape.apply(input, shape=(1,))
+    start, end = normalize_dims_ordered("flatten", (start_dim, end_dim), input.ndim)
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    shape = input.shape[:start] + (-1,) + input.shape[end + 1:]
+    if 0 in input.shape:
+        merged = 1
+        for n in input.shape[start:end + 1]:
+            merged *= n
+        shape = input.shape[:start] + (merged,) + input.shape[end + 1:]
+    return Reshape.apply(input, shape=shape)
+
+
+def unflatten(input, dim, sizes):
+    (dim,) = normalize_dims_ordered("unflatten", (dim,), input.ndim)
+    return Reshape.apply(input, shape=input.shape[:dim] + tuple(sizes) + input.shape[dim + 1:])
+
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing dim; all other sizes must match."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    first = tensors[0]
+    (axis,) = normalize_dims_ordered("cat", (dim,), first.ndim)
+    for i, t in enumerate(tensors):
+        if t.ndim != first.ndim or any(a != b for d, (a, b) in enumerate(zip(t.shape, first.shape)) if d != axis):
+            raise ValueError(
+                f"cat: tensor {i} has shape {t.shape}, which does not match tensor 0's "
+                f"shape {first.shape} outside dim {dim}"
+            )
+    return Cat.apply(*tensors, dim=axis)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0):
+    """Join same-shaped tensors along a new dim."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise ValueError(f"stack: tensor {i} has shape {t.shape}, tensor 0 has {tensors[0].shape}; all must match")
+    return cat([unsqueeze(t, dim) for t in tensors], dim=dim)
+
+
+def narrow(input, dim, start, length):
+    """The slice start:start+length along ``dim`` (a view)."""
+    index = [slice(None)] * input.ndim
+    index[dim] = slice(start, start + length)
+    return input[tuple(index)]
+
+
+def split(input, split_size_or_sections, dim=0):
+    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the listed sizes."""
+    (axis,) = normalize_dims_ordered("split", (dim,), input.ndim)
+    n = input.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        if split_size_or_sections <= 0:
+            raise ValueError(f"split: split_size must be positive, got {split_size_or_sections}")
+        sizes = [min(split_size_or_sections, n - start) for start in range(0, n, split_size_or_sections)]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise ValueError(f"split: sizes {sizes} add up to {sum(sizes)}, but dim {dim} has size {n}")
+    return tuple(narrow(input, axis, start, size) for start, size in _offsets(sizes))
+
+
+def chunk(input, chunks, dim=0):
+    """Split into ``chunks`` pieces of ceil(n / chunks) elements (fewer if n runs out)."""
+    n = input.shape[dim]
+    return split(input, max(1, -(-n // chunks)), dim)
+
+
+def pad(input, pad, mode="constant", value=0.0):
+    """Pad with a constant; ``pad`` lists (before, after) pairs from the last dim backwards,
+    as in PyTorch: ``(left, right)`` pads the last dim, ``(left, right, top, bottom)`` the last two."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: only mode='constant' is implemented, got {mode!r}")
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise ValueError(f"pad: expected an even number of at most {2 * input.ndim} widths, got {pad}")
+    if any(w < 0 for w in pad):
+        raise ValueError(f"pad: widths must be non-negative, got {pad}")
+    widths = [(0, 0)] * input.ndim
+    for i in range(len(pad) // 2):
+        widths[input.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return Pad.apply(input, widths=tuple(widths), value=value)
+
+
+def flip(input, dims):
+    dims = normalize_dims((dims,) if isinstance(dims, int) else tuple(dims), input.ndim, "flip")
+    return Flip.apply(input, dims=dims)
+
+
+def repeat(input, *sizes):
+    """Tile the tensor ``sizes[i]`` times along dim i (PyTorch's ``Tensor.repeat``).
+
+    Composed as reshape, expand, reshape, so its gradient needs no rule of its own.
+    """
+    sizes = _shape_args("repeat", sizes)
+    if len(sizes) < input.ndim:
+        raise ValueError(f"repeat: needs at least {input.ndim} sizes for shape {input.shape}, got {sizes}")
+    shape = (1,) * (len(sizes) - input.ndim) + input.shape
+    interleaved = [n for size in shape for n in (1, size)]
+    expanded = [n for pair in zip(sizes, shape) for n in pair]
+    result = [r * size for r, size in zip(sizes, shape)]
+    return input.reshape(interleaved).expand(expanded).reshape(result)
+
+
+def tile(input, dims):
+    """Like ``repeat``, but fewer ``dims`` than the tensor has are padded with 1s in front."""
+    dims = tuple(dims)
+    return repeat(input, (1,) * (input.ndim - len(dims)) + dims)
