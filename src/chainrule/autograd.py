@@ -307,15 +307,21 @@ def _execute(roots, root_grads, retain_graph, create_graph, capture=None):
 def _conform(grad, tensor, node):
     """Sum a gradient back to its input's shape and keep the input's dtype."""
     if grad.shape != tensor.shape:
-        grad = sum_to_shape(grad, tensor.shape)
-        if grad.shape != tensor.shape:
+        if not _broadcasts_to(tensor.shape, grad.shape):
             raise RuntimeError(
                 f"{node.op_name()}: backward produced a gradient of shape "
                 f"{grad.shape} for an input of shape {tensor.shape}"
             )
+        grad = sum_to_shape(grad, tensor.shape)
     if grad.dtype != tensor.dtype:
         grad = grad.to(tensor.dtype)
     return grad
+
+
+def _broadcasts_to(shape, target):
+    if len(shape) > len(target):
+        return False
+    return all(n == 1 or n == m for n, m in zip(reversed(shape), reversed(target)))
 
 
 def sum_to_shape(grad, shape):
@@ -324,9 +330,9 @@ def sum_to_shape(grad, shape):
     shape = tuple(shape)
     if grad.shape == shape:
         return grad
+    if not _broadcasts_to(shape, grad.shape):
+        raise ValueError(f"sum_to_shape: shape {shape} does not broadcast to {grad.shape}")
     lead = grad.ndim - len(shape)
-    if lead < 0:
-        raise RuntimeError(f"sum_to_shape: cannot sum shape {grad.shape} to {shape}")
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
     )
@@ -345,7 +351,7 @@ def _seed_gradients(tensors, grad_tensors, caller):
                 f"tensor with requires_grad=True, outside no_grad()?"
             )
         if g is None:
-            if t.size() != 1 and t.ndim != 0:
+            if t.numel() != 1:
                 raise RuntimeError(
                     f"{caller}: gradient can be created implicitly only for a "
                     f"scalar output, got shape {t.shape}; pass a `gradient` of "

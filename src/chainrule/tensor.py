@@ -236,9 +236,13 @@ def as_tensor_args(*values):
     """Wrap any non-Tensor operands of a binary op, typed to fit the Tensor one.
 
     A Python scalar takes the Tensor's dtype (as PyTorch's weak scalars do),
-    except that a float next to an integer tensor takes the default float dtype.
+    except that a float next to an integer tensor makes both the default
+    float dtype.
     """
     like = next((v for v in values if isinstance(v, Tensor)), None)
+    if like is not None and like.data.dtype.kind in "iub" and any(isinstance(v, float) for v in values):
+        values = [v.to(dtypes.get_default_dtype()) if isinstance(v, Tensor) else v for v in values]
+        like = next(v for v in values if isinstance(v, Tensor))
     out = []
     for v in values:
         if isinstance(v, Tensor):
@@ -254,9 +258,7 @@ def _scalar_like(value, like):
     if like is None:
         return Tensor(value)
     dtype = like.data.dtype
-    if isinstance(value, float) and dtype.kind not in "fc":
-        dtype = dtypes.get_default_dtype()
-    elif isinstance(value, bool) or (isinstance(value, int) and dtype.kind == "b"):
+    if isinstance(value, bool) or (isinstance(value, int) and dtype.kind == "b"):
         dtype = numpy.result_type(dtype, type(value))
     return Tensor._make(numpy.asarray(value, dtype=dtype), None, None)
 
