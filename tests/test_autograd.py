@@ -242,6 +242,15 @@ def test_in_place_on_a_leaf_that_requires_grad_is_refused():
     assert w.item() == 2.0
 
 
+def test_in_place_op_on_a_recorded_tensor_is_differentiated():
+    w = leaf([1.0, 2.0])
+    x = w * 3
+    x.mul_(w)  # x = 3 w^2, computed from the values x had before the change
+    x += w
+    x.sum().backward()
+    numpy.testing.assert_array_equal(w.grad.data, 6 * w.data + 1)
+
+
 def test_setitem_records_the_assignment():
     w = leaf([1.5, -2.0])
     x = cr.zeros(4, dtype=cr.float64)

@@ -461,20 +461,25 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return tuple(results)
 
 
-def assign_inplace(tensor, compute):
-    """Make ``tensor`` hold ``compute()``, in its own memory, as in-place ops do.
+def assign_inplace(tensor, function, *args, **kwargs):
+    """Make ``tensor`` hold ``function(tensor, *args, **kwargs)``, in its own
+    memory, as in-place ops do.
 
-    When the result records a graph, ``tensor`` takes over its node, so later
-    ops differentiate through the change; nodes that saved the old values
-    notice through the version counter instead of using the new ones.
+    When the result is recorded, the function runs on a snapshot of the old
+    values and ``tensor`` takes over the new node, so later ops differentiate
+    through the change while earlier nodes keep the values they saw.
     """
-    if _GradMode.enabled and tensor.requires_grad and tensor.grad_fn is None:
+    recording = _GradMode.enabled and (
+        tensor.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
+    )
+    if recording and tensor.requires_grad and tensor.grad_fn is None:
         raise RuntimeError(
             f"in-place operation on a leaf tensor (shape {tensor.shape}) that "
             f"requires grad: its gradient would refer to values that no longer "
             f"exist. Do it inside chainrule.no_grad(), or on a clone()."
         )
-    result = compute()
+    source = Tensor._make(tensor.data.copy(), tensor.grad_fn, None) if recording else tensor
+    result = function(source, *args, **kwargs)
     if result.shape != tensor.shape:
         raise ValueError(
             f"in-place operation: the result has shape {result.shape}, which "

@@ -43,7 +43,7 @@ def _reflected(function):
 
 def _inplace(function):
     def method(self, *args, **kwargs):
-        return assign_inplace(self, lambda: function(self, *args, **kwargs))
+        return assign_inplace(self, function, *args, **kwargs)
     method.__name__ = function.__name__ + "_"
     method.__doc__ = f"In-place ``{function.__name__}``; returns self."
     return method

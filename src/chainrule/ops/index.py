@@ -138,7 +138,7 @@ def index_put(input, index, values):
 
 def setitem(input, index, values):
     """``input[index] = values``, in place; differentiable when recording."""
-    assign_inplace(input, lambda: index_put(input, index, values))
+    assign_inplace(input, index_put, index, values)
 
 
 def _check_index_tensor(name, input, dim, index):
