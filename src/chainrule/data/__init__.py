@@ -1,0 +1,2 @@
+"""Datasets (``chainrule.data.datasets``)."""
+from . import datasets
