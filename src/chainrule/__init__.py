@@ -17,6 +17,6 @@ from .gradcheck import gradcheck, gradgradcheck
 from .ops import *  # noqa: F401,F403  the functional forms: chainrule.exp(x), chainrule.cat(...)
 from .random import default_generator, get_rng_state, manual_seed, set_rng_state
 from .tensor import Tensor, is_tensor
-from . import autograd
+from . import autograd, data, nn, optim
 
 __version__ = "0.1.0"
