@@ -262,6 +262,29 @@ def test_setitem_records_the_assignment():
     numpy.testing.assert_array_equal(w.grad.data, [4.0, 6.0])
 
 
+def test_writing_through_a_view_while_recording_is_refused():
+    a = leaf([1.0, 2.0, 3.0])
+    y = a * 1
+    with pytest.raises(RuntimeError, match="in-place operation on a view"):
+        y[1:][0] = 5.0
+    x = cr.zeros(3, 2, dtype=cr.float64)
+    with pytest.raises(RuntimeError, match=r"x\[1, 0\] = v"):
+        x[1][0] = a[0] * 2
+    x[1, 0] = a[0] * 2  # the direct write is recorded
+    x.sum().backward()
+    numpy.testing.assert_array_equal(a.grad.data, [2.0, 0.0, 0.0])
+
+
+def test_a_reshape_that_copies_does_not_share_the_version_counter():
+    x = leaf([[1.0, 2.0], [3.0, 4.0]])
+    y = x.exp()
+    z = y.t().reshape(-1)  # not contiguous: NumPy copies
+    with cr.no_grad():
+        z.mul_(2)
+    y.sum().backward()
+    numpy.testing.assert_allclose(x.grad.data, numpy.exp(x.data))
+
+
 def test_setitem_overwriting_a_recorded_region_blocks_its_gradient():
     w = leaf([1.0, 2.0, 3.0])
     x = w * 1

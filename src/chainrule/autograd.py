@@ -14,7 +14,7 @@ record, and gradients of gradients follow.
 import functools
 import weakref
 
-from .backend import array_module, ensure_array
+from .backend import array_module, ensure_array, shares_memory
 from .tensor import Tensor
 
 
@@ -135,7 +135,7 @@ class Function:
         except (ValueError, IndexError, TypeError) as err:
             raise _op_error(cls, inputs, err) from None
         out = ensure_array(out)
-        version = inputs[0]._version if cls.is_view else None
+        version = inputs[0]._version if cls.is_view and shares_memory(out, inputs[0].data) else None
         if not _GradMode.enabled:
             return Tensor._make(out, None, version)
         edges = []
@@ -477,6 +477,13 @@ def assign_inplace(tensor, function, *args, **kwargs):
             f"in-place operation on a leaf tensor (shape {tensor.shape}) that "
             f"requires grad: its gradient would refer to values that no longer "
             f"exist. Do it inside chainrule.no_grad(), or on a clone()."
+        )
+    if recording and not tensor.data.flags.owndata:
+        raise RuntimeError(
+            f"in-place operation on a view (shape {tensor.shape}) while recording: the "
+            f"change would also reach the tensor it views, which the graph would not "
+            f"know. Write into that tensor directly (x[1, 0] = v rather than "
+            f"x[1][0] = v), or clone() the view first."
         )
     source = Tensor._make(tensor.data.copy(), tensor.grad_fn, None) if recording else tensor
     result = function(source, *args, **kwargs)

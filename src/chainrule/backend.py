@@ -22,3 +22,8 @@ def ensure_array(value):
 def as_array(value):
     """``value`` (a list, a scalar, an array) as an array of the default module."""
     return numpy.asarray(value)
+
+
+def shares_memory(a, b):
+    """Whether two arrays may overlap in memory (a cheap bounds check)."""
+    return numpy.may_share_memory(a, b)

@@ -9,6 +9,7 @@ from ..backend import array_module, as_array, ndarray
 from ..tensor import Tensor, constant
 from .elementwise import where
 from .reduce import normalize_dims
+from .shape import pad
 
 
 def normalize_index(index):
@@ -34,6 +35,10 @@ def normalize_index(index):
 
 class _Index(Function):
     saves_inputs = False
+
+    @classmethod
+    def op_name(cls):
+        return "getitem"
 
     def forward(self, x, index):
         self.shape, self.index = x.shape, index
@@ -71,19 +76,23 @@ class IndexAdd(Function):
 
 
 class IndexPut(Function):
-    """``x`` with ``values`` written at ``index`` (out of place)."""
+    """``x`` with ``values`` written (or, accumulating, added) at ``index``, out of place."""
 
     saves_inputs = False
 
-    def forward(self, x, values, index):
-        self.index = index
+    def forward(self, x, values, index, accumulate):
+        self.index, self.accumulate = index, accumulate
         out = x.copy()
-        out[index] = values
+        if accumulate:
+            array_module(x).add.at(out, index, values)
+        else:
+            out[index] = values
         return out
 
     def backward(self, g):
-        # x's gradient is g with the overwritten region zeroed; the values get g there.
-        return index_put(g, self.index, 0.0), g[self.index]
+        # Written values hide what x held there, so x gets no gradient in that region.
+        grad_x = g if self.accumulate else index_put(g, self.index, 0.0)
+        return grad_x, g[self.index]
 
 
 def _along(index, dim):
@@ -110,14 +119,19 @@ class ScatterAdd(Function):
     saves_inputs = False
 
     def forward(self, x, src, dim, index):
-        self.dim, self.index = dim, index
+        self.dim, self.index, self.src_shape = dim, index, src.shape
         out = x.copy()
         src = src[tuple(slice(n) for n in index.shape)]
         array_module(x).add.at(out, _along(index, dim), src)
         return out
 
     def backward(self, g):
-        return g, Gather.apply(g, dim=self.dim, index=self.index)
+        # Only the leading index.shape block of src is read; the rest gets zeros.
+        grad_src = Gather.apply(g, dim=self.dim, index=self.index)
+        unread = [m - n for n, m in zip(grad_src.shape, self.src_shape)]
+        if any(unread):
+            grad_src = pad(grad_src, [width for n in reversed(unread) for width in (0, n)])
+        return g, grad_src
 
 
 # ------------------------------------------------------------------ public functions
@@ -128,12 +142,19 @@ def getitem(input, index):
     return (BasicIndex if basic else AdvancedIndex).apply(input, index=index)
 
 
-def index_put(input, index, values):
-    """A copy of ``input`` with ``values`` (broadcast) written at ``index``."""
+def index_put(input, index, values, accumulate=False):
+    """A copy of ``input`` with ``values`` (broadcast) written at ``index``,
+    or added there when ``accumulate`` (repeated indices then add up).
+
+    Example
+    -------
+    >>> chainrule.index_put(chainrule.zeros(3), (chainrule.tensor([0, 0]),), chainrule.tensor(1.0), accumulate=True)
+    tensor([2., 0., 0.])
+    """
     index, _ = normalize_index(index)
     if not isinstance(values, Tensor):
         values = constant(array_module(input.data).asarray(values, dtype=input.dtype))
-    return IndexPut.apply(input, values, index=index)
+    return IndexPut.apply(input, values, index=index, accumulate=accumulate)
 
 
 def setitem(input, index, values):
@@ -148,6 +169,11 @@ def _check_index_tensor(name, input, dim, index):
     if index.ndim != input.ndim:
         raise ValueError(f"{name}: index has {index.ndim} dims but the input has {input.ndim} (shape {input.shape})")
     (dim,) = normalize_dims(dim, input.ndim, name)
+    n = input.shape[dim]
+    if index.size and (index.min() < 0 or index.max() >= n):
+        # NOTE: NumPy would wrap a negative index around silently; PyTorch refuses it.
+        raise IndexError(f"{name}: index values must lie in [0, {n}) for dim {dim}, "
+                         f"got values from {index.min()} to {index.max()}")
     return dim, index
 
 
@@ -170,6 +196,9 @@ def index_select(input, dim, index):
     if index.ndim != 1:
         raise ValueError(f"index_select: index must be 1-D, got shape {index.shape}")
     (dim,) = normalize_dims(dim, input.ndim, "index_select")
+    n = input.shape[dim]
+    if index.size and (index.min() < 0 or index.max() >= n):
+        raise IndexError(f"index_select: index {index.tolist()} is out of range for dim {dim} of size {n}")
     return AdvancedIndex.apply(input, index=(slice(None),) * dim + (index,))
 
 

@@ -46,20 +46,23 @@ def matmul(input, other):
         out = MatMul.apply(a, b)
     except ValueError:
         raise ValueError(f"matmul: the batch dims of shapes {input.shape} and {other.shape} do not broadcast") from None
-    if other.ndim == 1:
-        out = out.squeeze(-1)
+    # Drop the vector dims again: the row first, so that -1 still names the column.
     if input.ndim == 1:
         out = out.squeeze(-2)
+    if other.ndim == 1:
+        out = out.squeeze(-1)
     return out
 
 
 def mm(input, mat2):
+    """The product of two matrices (2-D tensors only; see ``matmul`` for the rest)."""
     if input.ndim != 2 or mat2.ndim != 2:
         raise ValueError(f"mm: expects two 2-D tensors, got shapes {input.shape} and {mat2.shape}")
     return matmul(input, mat2)
 
 
 def bmm(input, mat2):
+    """Batched matrix product of (b, n, k) and (b, k, m) tensors, without broadcasting."""
     if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
         raise ValueError(f"bmm: expects 3-D tensors with the same batch size, got shapes {input.shape} and {mat2.shape}")
     return matmul(input, mat2)

@@ -5,9 +5,10 @@ are accepted as aliases. Each backward first restores the reduced axes as
 size-1 axes (``_unsqueeze_reduced``), then broadcasts.
 """
 import builtins
+import numbers
 from collections import namedtuple
 
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..backend import array_module
 from ..tensor import Tensor, constant
 from .elementwise import exp, maximum, minimum, sqrt, where
@@ -16,29 +17,38 @@ ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 
 
 def normalize_dims(dim, ndim, name):
-    """``dim`` as a sorted tuple of non-negative axes, or None for all axes."""
+    """``dim`` as a sorted tuple of non-negative axes, or None for all axes.
+
+    A 0-d tensor accepts dim 0 and -1, as in PyTorch; it has no axis to
+    name, so they become the empty tuple.
+    """
     if dim is None:
         return None
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
     out = []
     for d in dims:
         # NOTE: this module defines sum/max/min/all/any; builtins are named so.
         if not -builtins.max(ndim, 1) <= d < builtins.max(ndim, 1):
             raise IndexError(f"{name}: dim {d} is out of range for a tensor with {ndim} dimensions")
-        out.append(d % ndim if ndim else 0)
+        out.append(d % ndim if ndim else None)
     if len(set(out)) != len(out):
         raise ValueError(f"{name}: dim {dim} names an axis twice")
-    return tuple(sorted(out))
+    return tuple(sorted(d for d in out if d is not None))
 
 
 def resolve_dim(name, input, dim, keepdim, axis, keepdims):
-    """Merge PyTorch's (dim, keepdim) with NumPy's (axis, keepdims) aliases."""
+    """Merge PyTorch's (dim, keepdim) with NumPy's (axis, keepdims) aliases.
+
+    An empty ``dim`` reduces over all axes, as in PyTorch (NumPy would reduce none).
+    """
     if axis is not None:
         if dim is not None:
             raise TypeError(f"{name}: pass dim or axis, not both")
         dim = axis
     if keepdims is not None:
         keepdim = keepdims
+    if dim is not None and not isinstance(dim, numbers.Integral) and len(dim) == 0:
+        dim = None
     return normalize_dims(dim, input.ndim, name), bool(keepdim)
 
 
@@ -138,7 +148,8 @@ class LogSumExp(_Reduction):
         xp = array_module(x)
         peak = x.max(axis=dim, keepdims=True)
         peak = xp.where(xp.isfinite(peak), peak, 0)
-        out = xp.log(xp.exp(x - peak).sum(axis=dim, keepdims=True)) + peak
+        with xp.errstate(divide="ignore"):  # all -inf: the log of 0 is the right answer
+            out = xp.log(xp.exp(x - peak).sum(axis=dim, keepdims=True)) + peak
         return out if keepdim else out.reshape([n for i, n in enumerate(x.shape) if dim is not None and i not in dim])
 
     def backward(self, g):
@@ -154,49 +165,98 @@ class Prod(_Reduction):
         return x.prod(axis=dim, keepdims=keepdim)
 
     def backward(self, g):
+        # d prod / dx_i = the product of the other elements = prod / x_i when x_i != 0.
         x = self.inputs[0]
         if not (x.data == 0).any():
             return self.kept(g) * self.kept(self.output()) / x
-        # NOTE: with zeros present, the product of the other elements is
-        # computed directly and taken as constant: exact first derivatives,
-        # but no second derivative through this branch.
-        return self.kept(g) * constant(_product_of_others(x.data, self.dim))
+        return self.kept(g) * _product_of_others(x, self.dim)
 
 
 def _product_of_others(x, dims):
-    """For each element, the product of all other elements in its reduction."""
-    xp = array_module(x)
+    """For each element of ``x``, the product of the other elements in its reduction.
+
+    NOTE: an ordinary backward takes it from prefix and suffix products
+    (linear in size, no gradient). When the backward itself records
+    (create_graph) it is built from differentiable ops instead: row i of an
+    n-by-n matrix is the reduced group with element i set to 1, and its
+    product is taken with ``prod``. That costs n² per group, but only for
+    higher derivatives through a product with zeros.
+    """
     axes = tuple(range(x.ndim)) if dims is None else dims
-    rest = [i for i in range(x.ndim) if i not in axes]
-    moved = xp.moveaxis(x, list(axes), list(range(x.ndim - len(axes), x.ndim)))
-    flat = moved.reshape(moved.shape[: len(rest)] + (-1,))
-    ones = xp.ones(flat.shape[:-1] + (1,), dtype=x.dtype)
+    rest = tuple(i for i in range(x.ndim) if i not in axes)
+    order = rest + axes
+    moved = x.permute(order)
+    outer_shape = moved.shape[: len(rest)]
+    flat = moved.reshape(outer_shape + (-1,))
+    if is_grad_enabled():
+        xp = array_module(x.data)
+        n = flat.shape[-1]
+        rows = flat.unsqueeze(-2).expand(outer_shape + (n, n))
+        others = prod(where(constant(xp.eye(n, dtype=bool)), 1.0, rows), dim=-1)
+    else:
+        others = constant(_exclusive_products(flat.data))
+    return others.reshape(moved.shape).permute(_inverse(order))
+
+
+def _exclusive_products(flat):
+    """Along the last axis, the product of everything before each element times everything after it."""
+    xp = array_module(flat)
+    ones = xp.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
     before = xp.cumprod(xp.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
     after = xp.flip(xp.cumprod(xp.flip(xp.concatenate([flat[..., 1:], ones], axis=-1), -1), axis=-1), -1)
-    others = (before * after).reshape(moved.shape)
-    return xp.moveaxis(others, list(range(x.ndim - len(axes), x.ndim)), list(axes))
+    return before * after
 
 
-class Norm2(_Reduction):
+def _inverse(permutation):
+    inverse = [0] * len(permutation)
+    for i, d in enumerate(permutation):
+        inverse[d] = i
+    return tuple(inverse)
+
+
+class Norm(_Reduction):
+    """The vector p-norm for a finite p > 0 other than 1: (sum |x|^p)^(1/p)."""
+
     saves_output = True
 
-    def forward(self, x, dim, keepdim):
+    def forward(self, x, dim, keepdim, p):
         self.setup(x, dim, keepdim)
+        self.p = p
         xp = array_module(x)
-        return xp.sqrt((x * x).sum(axis=dim, keepdims=keepdim))
+        if p == 2:
+            return xp.sqrt((x * x).sum(axis=dim, keepdims=keepdim))
+        return (xp.abs(x) ** p).sum(axis=dim, keepdims=keepdim) ** (1 / p)
 
     def backward(self, g):
-        # d ||x|| / dx = x / ||x||, taken as 0 where the norm is 0 (as PyTorch).
-        x = self.inputs[0]
+        # d ||x||_p / dx = sign(x) |x|^(p-1) / ||x||^(p-1), taken as 0 where
+        # the norm is 0 (as PyTorch), instead of 0/0.
+        x, p = self.inputs[0], self.p
         norm = self.kept(self.output())
         is_zero = constant(norm.data == 0)
-        return self.kept(g) * x / where(is_zero, 1.0, norm) * constant(~is_zero.data)
+        direction = x if p == 2 else x.sign() * x.abs() ** (p - 1)
+        return where(is_zero, 0.0, self.kept(g) * direction / where(is_zero, 1.0, norm) ** (p - 1))
 
 
 # ------------------------------------------------------------------ public functions
 
 def sum(input, dim=None, keepdim=False, dtype=None, *, axis=None, keepdims=None):
-    """Sum over ``dim`` (all dims by default)."""
+    """Sum over ``dim``.
+
+    Parameters
+    ----------
+    input : Tensor
+    dim : int, tuple of ints or None
+        The dims to reduce; None (or an empty tuple) reduces all of them.
+    keepdim : bool
+        Keep the reduced dims, with size 1.
+    dtype : optional dtype to convert ``input`` to first.
+    axis, keepdims : NumPy's names for ``dim`` and ``keepdim``.
+
+    Example
+    -------
+    >>> chainrule.ones(2, 3).sum(dim=1)
+    tensor([3., 3.])
+    """
     dim, keepdim = resolve_dim("sum", input, dim, keepdim, axis, keepdims)
     if dtype is not None:
         input = input.to(dtype)
@@ -204,6 +264,7 @@ def sum(input, dim=None, keepdim=False, dtype=None, *, axis=None, keepdims=None)
 
 
 def mean(input, dim=None, keepdim=False, dtype=None, *, axis=None, keepdims=None):
+    """The mean over ``dim``, of a floating-point tensor; arguments as for ``sum``."""
     dim, keepdim = resolve_dim("mean", input, dim, keepdim, axis, keepdims)
     if dtype is not None:
         input = input.to(dtype)
@@ -221,9 +282,11 @@ def var(input, dim=None, *, correction=1, keepdim=False, unbiased=None, axis=Non
 
 
 def std(input, dim=None, *, correction=1, keepdim=False, unbiased=None, axis=None, keepdims=None):
-    """Standard deviation: sqrt(var(...))."""
-    return sqrt(var(input, dim, correction=correction, keepdim=keepdim, unbiased=unbiased,
-                    axis=axis, keepdims=keepdims))
+    """Standard deviation: the square root of ``var`` with the same arguments."""
+    dim, keepdim = resolve_dim("std", input, dim, keepdim, axis, keepdims)
+    if unbiased is not None:
+        correction = int(unbiased)
+    return sqrt(Var.apply(input, dim=dim, keepdim=keepdim, correction=correction))
 
 
 def amax(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -233,11 +296,17 @@ def amax(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
 
 
 def amin(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Minimum over ``dim``; tied minima share the gradient evenly."""
     dim, keepdim = resolve_dim("amin", input, dim, keepdim, axis, keepdims)
     return Amin.apply(input, dim=dim, keepdim=keepdim)
 
 
 def _values_and_indices(name, input, dim, keepdim, find_index):
+    if not isinstance(dim, numbers.Integral):
+        raise TypeError(f"{name}: dim must be an int, got {dim!r}; use amax/amin to reduce several dims")
+    if input.ndim == 0:  # as in PyTorch: one element along dim 0 (or -1)
+        normalize_dims(dim, 0, name)
+        return _values_and_indices(name, input.reshape(1), 0, False, find_index)
     (axis,) = normalize_dims(dim, input.ndim, name)
     indices = find_index(input, axis, keepdim=True)
     values = input.gather(axis, indices)
@@ -284,6 +353,7 @@ def argmax(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
 
 
 def argmin(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Index of the minimum (of the flattened tensor when ``dim`` is None)."""
     dim = axis if axis is not None else dim
     keepdim = keepdims if keepdims is not None else keepdim
     if dim is not None:
@@ -292,13 +362,30 @@ def argmin(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return constant(xp.asarray(input.data.argmin(axis=dim, keepdims=keepdim), dtype="int64"))
 
 
-def logsumexp(input, dim, keepdim=False, *, axis=None, keepdims=None):
-    """log(sum(exp(input))) over ``dim``, shifted by the maximum so it never overflows."""
+def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """log(sum(exp(input))) over ``dim`` (all dims if None), shifted by the
+    maximum so that it neither overflows nor underflows.
+
+    Example
+    -------
+    >>> chainrule.tensor([1000.0, 1000.0]).logsumexp(0)
+    tensor(1000.6932)
+    """
     dim, keepdim = resolve_dim("logsumexp", input, dim, keepdim, axis, keepdims)
     return LogSumExp.apply(input, dim=dim, keepdim=keepdim)
 
 
 def prod(input, dim=None, keepdim=False, dtype=None, *, axis=None, keepdims=None):
+    """The product over ``dim``; arguments as for ``sum``.
+
+    The gradient is the product of the other elements, so it stays exact
+    where inputs are zero (where dividing the product by them would not).
+
+    Example
+    -------
+    >>> chainrule.tensor([2.0, 0.0, 3.0]).prod()
+    tensor(0.)
+    """
     dim, keepdim = resolve_dim("prod", input, dim, keepdim, axis, keepdims)
     if dtype is not None:
         input = input.to(dtype)
@@ -308,26 +395,35 @@ def prod(input, dim=None, keepdim=False, dtype=None, *, axis=None, keepdims=None
 def norm(input, p="fro", dim=None, keepdim=False, *, axis=None, keepdims=None):
     """The vector p-norm over ``dim`` (all elements by default).
 
-    ``p`` may be a number, ``"fro"`` (= 2) or ``inf``/``-inf``. The gradient
-    of the 2-norm at zero is taken as 0, as in PyTorch.
+    ``p`` may be a positive number, ``"fro"`` (= 2) or ``inf``/``-inf``.
+    Where the norm is 0 its gradient is taken as 0, as in PyTorch.
+
+    Example
+    -------
+    >>> chainrule.tensor([3.0, 4.0]).norm()
+    tensor(5.)
     """
     dim, keepdim = resolve_dim("norm", input, dim, keepdim, axis, keepdims)
-    if p in ("fro", 2, 2.0):
-        return Norm2.apply(input, dim=dim, keepdim=keepdim)
+    if p == "fro":
+        p = 2
     if p == float("inf"):
         return amax(input.abs(), dim=dim, keepdim=keepdim)
     if p == float("-inf"):
         return amin(input.abs(), dim=dim, keepdim=keepdim)
     if p == 1:
         return sum(input.abs(), dim=dim, keepdim=keepdim)
-    if isinstance(p, (int, float)) and p > 0:
-        return sum(input.abs() ** p, dim=dim, keepdim=keepdim) ** (1 / p)
+    if isinstance(p, (int, float)) and not isinstance(p, bool) and p > 0:
+        return Norm.apply(input, dim=dim, keepdim=keepdim, p=p)
     raise ValueError(f"norm: p must be a positive number, 'fro', inf or -inf, got {p!r}")
 
 
-def all(input, dim=None, keepdim=False):
+def all(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Whether every element (along ``dim``) is true; a bool tensor without gradient."""
+    dim, keepdim = resolve_dim("all", input, dim, keepdim, axis, keepdims)
     return constant(array_module(input.data).asarray(input.data.all(axis=dim, keepdims=keepdim)))
 
 
-def any(input, dim=None, keepdim=False):
+def any(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Whether some element (along ``dim``) is true; a bool tensor without gradient."""
+    dim, keepdim = resolve_dim("any", input, dim, keepdim, axis, keepdims)
     return constant(array_module(input.data).asarray(input.data.any(axis=dim, keepdims=keepdim)))

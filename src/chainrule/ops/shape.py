@@ -117,14 +117,17 @@ def view(input, *shape):
 
 
 def view_as(input, other):
+    """``input`` reshaped to ``other``'s shape."""
     return Reshape.apply(input, shape=other.shape)
 
 
 def reshape_as(input, other):
+    """``input`` reshaped to ``other``'s shape."""
     return Reshape.apply(input, shape=other.shape)
 
 
 def permute(input, *dims):
+    """The dims rearranged: dim i of the result is dim ``dims[i]`` of the input."""
     dims = normalize_dims_ordered("permute", _shape_args("permute", dims), input.ndim)
     if sorted(dims) != list(range(input.ndim)):
         raise ValueError(f"permute: dims {dims} are not a permutation of the {input.ndim} dims of shape {input.shape}")
@@ -132,8 +135,10 @@ def permute(input, *dims):
 
 
 def normalize_dims_ordered(name, dims, ndim):
-    """Like ``normalize_dims`` but keeping the given order."""
-    normalize_dims(dims, ndim, name)
+    """``dims`` as non-negative axes, in the given order (repeats allowed)."""
+    for d in dims:
+        if not -ndim <= d < ndim:
+            raise IndexError(f"{name}: dim {d} is out of range for a tensor with {ndim} dimensions")
     return tuple(d % ndim for d in dims)
 
 
@@ -163,11 +168,20 @@ def expand(input, *sizes):
     lead = len(sizes) - input.ndim
     if lead < 0:
         raise ValueError(f"expand: cannot expand shape {input.shape} to fewer dims {sizes}")
+    if -1 in sizes[:lead]:
+        raise ValueError(f"expand: -1 cannot size a new leading dim, got sizes {sizes} for shape {input.shape}")
     shape = tuple(input.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
     return broadcast_to(input, shape)
 
 
 def broadcast_to(input, shape):
+    """``input`` broadcast to ``shape`` without copying; the gradient sums over the copies.
+
+    Example
+    -------
+    >>> chainrule.broadcast_to(chainrule.tensor([1.0, 2.0]), (3, 2)).shape
+    (3, 2)
+    """
     shape = tuple(shape)
     if input.shape == shape:
         return input
@@ -175,6 +189,7 @@ def broadcast_to(input, shape):
 
 
 def expand_as(input, other):
+    """``input`` broadcast to ``other``'s shape."""
     return broadcast_to(input, other.shape)
 
 
@@ -183,8 +198,7 @@ def squeeze(input, dim=None):
     if dim is None:
         dims = [i for i, n in enumerate(input.shape) if n == 1]
     else:
-        dims = normalize_dims(dim, input.ndim, "squeeze") or ()
-        dims = [d for d in dims if input.ndim and input.shape[d] == 1]
+        dims = [d for d in normalize_dims(dim, input.ndim, "squeeze") if input.shape[d] == 1]
     if not dims:
         return input
     return Reshape.apply(input, shape=tuple(n for i, n in enumerate(input.shape) if i not in dims))
@@ -216,6 +230,13 @@ def flatten(input, start_dim=0, end_dim=-1):
 
 
 def unflatten(input, dim, sizes):
+    """Split dim ``dim`` into ``sizes`` (one of which may be -1): the inverse of ``flatten``.
+
+    Example
+    -------
+    >>> chainrule.ones(2, 12).unflatten(1, (3, 4)).shape
+    (2, 3, 4)
+    """
     (dim,) = normalize_dims_ordered("unflatten", (dim,), input.ndim)
     return Reshape.apply(input, shape=input.shape[:dim] + tuple(sizes) + input.shape[dim + 1:])
 
@@ -226,6 +247,8 @@ def cat(tensors, dim=0):
     if not tensors:
         raise ValueError("cat: expected a non-empty sequence of tensors")
     first = tensors[0]
+    if first.ndim == 0:
+        raise ValueError("cat: 0-d tensors cannot be concatenated; use stack, or unsqueeze them first")
     (axis,) = normalize_dims_ordered("cat", (dim,), first.ndim)
     for i, t in enumerate(tensors):
         if t.ndim != first.ndim or any(a != b for d, (a, b) in enumerate(zip(t.shape, first.shape)) if d != axis):
@@ -244,6 +267,7 @@ def stack(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: expected a non-empty sequence of tensors")
+    normalize_dims_ordered("stack", (dim,), tensors[0].ndim + 1)
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
             raise ValueError(f"stack: tensor {i} has shape {t.shape}, tensor 0 has {tensors[0].shape}; all must match")
@@ -251,7 +275,15 @@ def stack(tensors, dim=0):
 
 
 def narrow(input, dim, start, length):
-    """The slice start:start+length along ``dim`` (a view)."""
+    """The slice start:start+length along ``dim`` (a view); a negative ``start`` counts from the end."""
+    (dim,) = normalize_dims_ordered("narrow", (dim,), input.ndim)
+    n = input.shape[dim]
+    if not -n <= start <= n:
+        raise IndexError(f"narrow: start {start} is out of range for dim {dim} of size {n}")
+    if start < 0:
+        start += n
+    if length < 0 or start + length > n:
+        raise ValueError(f"narrow: start {start} + length {length} exceeds dim {dim} of size {n}")
     index = [slice(None)] * input.ndim
     index[dim] = slice(start, start + length)
     return input[tuple(index)]
@@ -274,6 +306,9 @@ def split(input, split_size_or_sections, dim=0):
 
 def chunk(input, chunks, dim=0):
     """Split into ``chunks`` pieces of ceil(n / chunks) elements (fewer if n runs out)."""
+    if chunks <= 0:
+        raise ValueError(f"chunk: the number of chunks must be positive, got {chunks}")
+    (dim,) = normalize_dims_ordered("chunk", (dim,), input.ndim)
     n = input.shape[dim]
     return split(input, max(1, -(-n // chunks)), dim)
 
@@ -294,6 +329,7 @@ def pad(input, pad, mode="constant", value=0.0):
 
 
 def flip(input, dims):
+    """Reverse the order of elements along ``dims`` (an int or a tuple)."""
     dims = normalize_dims((dims,) if isinstance(dims, int) else tuple(dims), input.ndim, "flip")
     return Flip.apply(input, dims=dims)
 
