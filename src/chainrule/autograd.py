@@ -14,6 +14,8 @@ record, and gradients of gradients follow.
 import functools
 import weakref
 
+import numpy
+
 from .backend import array_module, ensure_array, shares_memory
 from .tensor import Tensor
 
@@ -208,7 +210,7 @@ class Function:
 
 def _op_error(cls, inputs, err):
     shapes = " and ".join(str(t.shape) for t in inputs)
-    return type(err)(f"{cls.op_name()}: {err} (got input shapes {shapes})")
+    return type(err)(f"{cls.op_name()}: {str(err).strip()} (got input shapes {shapes})")
 
 
 # --------------------------------------------------------------------------
@@ -487,6 +489,11 @@ def assign_inplace(tensor, function, *args, **kwargs):
         )
     source = Tensor._make(tensor.data.copy(), tensor.grad_fn, None) if recording else tensor
     result = function(source, *args, **kwargs)
+    if not numpy.can_cast(result.dtype, tensor.dtype, "same_kind"):
+        raise TypeError(
+            f"in-place operation: the result is {result.dtype}, which cannot be stored "
+            f"in this {tensor.dtype} tensor; use the out-of-place form (x = x + y)"
+        )
     if result.shape != tensor.shape:
         raise ValueError(
             f"in-place operation: the result has shape {result.shape}, which "

@@ -25,6 +25,11 @@ from .softmax import log_softmax, softmax
 clip = clamp
 
 
+def remainder(input, other):
+    """input - floor(input / other) * other: the sign follows the divisor, as Python's %."""
+    return sub(input, mul(div(input, other, rounding_mode="floor"), other))
+
+
 def _binary(function_class):
     apply = function_class.apply
 
@@ -63,7 +68,7 @@ _METHODS = {
     "log1p": log1p, "sqrt": sqrt, "rsqrt": rsqrt, "abs": abs, "sin": sin, "cos": cos, "erf": erf,
     "tanh": tanh, "sigmoid": sigmoid, "relu": relu, "clamp": clamp, "clip": clamp, "sign": sign,
     "floor": floor, "ceil": ceil, "round": round, "trunc": trunc, "clone": clone, "to": to,
-    "maximum": maximum, "minimum": minimum, "softmax": softmax, "log_softmax": log_softmax,
+    "maximum": maximum, "minimum": minimum, "remainder": remainder, "softmax": softmax, "log_softmax": log_softmax,
     "where": lambda self, condition, other: where(condition, self, other),
     # reductions
     "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min, "amax": amax,
@@ -97,10 +102,15 @@ _OPERATORS = {
     "__matmul__": lambda self, other: matmul(self, *as_tensor_args(other)),
     "__rmatmul__": lambda self, other: matmul(*as_tensor_args(other), self),
     "__neg__": neg, "__pos__": lambda self: self, "__abs__": abs,
-    "__eq__": eq, "__ne__": ne, "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge,
+    # x == None is False, as for any Python object, not an elementwise comparison
+    "__eq__": lambda self, other: False if other is None else eq(self, other),
+    "__ne__": lambda self, other: True if other is None else ne(self, other), "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge,
     "__and__": logical_and, "__or__": logical_or, "__xor__": logical_xor, "__invert__": logical_not,
     "__getitem__": getitem, "__setitem__": setitem,
     "__floordiv__": lambda self, other: div(self, other, rounding_mode="floor"),
+    "__rfloordiv__": lambda self, other: div(other, self, rounding_mode="floor"),
+    "__mod__": lambda self, other: remainder(self, other),
+    "__rmod__": lambda self, other: remainder(other, self),
 }
 
 for _name, _function in {**_METHODS, **_OPERATORS}.items():

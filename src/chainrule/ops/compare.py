@@ -1,13 +1,18 @@
 """Comparisons and logical ops: bool tensors, outside the graph (no gradient)."""
-from ..backend import array_module
+from ..backend import array_module, ensure_array
 from ..tensor import as_tensor_args, constant
+
+
+def _bool_tensor(array):
+    # A ufunc on 0-d arrays returns a NumPy scalar; a tensor holds an array.
+    return constant(ensure_array(array))
 
 
 def _compare(name, ufunc_name):
     def compare(input, other):
         a, b = as_tensor_args(input, other)
         try:
-            return constant(getattr(array_module(a.data), ufunc_name)(a.data, b.data))
+            return _bool_tensor(getattr(array_module(a.data), ufunc_name)(a.data, b.data))
         except ValueError:
             raise ValueError(f"{name}: shapes {a.shape} and {b.shape} do not broadcast") from None
     compare.__name__ = name
@@ -27,19 +32,19 @@ logical_xor = _compare("logical_xor", "logical_xor")
 
 
 def logical_not(input):
-    return constant(array_module(input.data).logical_not(input.data))
+    return _bool_tensor(array_module(input.data).logical_not(input.data))
 
 
 def isnan(input):
-    return constant(array_module(input.data).isnan(input.data))
+    return _bool_tensor(array_module(input.data).isnan(input.data))
 
 
 def isinf(input):
-    return constant(array_module(input.data).isinf(input.data))
+    return _bool_tensor(array_module(input.data).isinf(input.data))
 
 
 def isfinite(input):
-    return constant(array_module(input.data).isfinite(input.data))
+    return _bool_tensor(array_module(input.data).isfinite(input.data))
 
 
 def equal(input, other):

@@ -36,7 +36,8 @@ class LogSoftmax(Function):
 def _check_dim(name, input, dim):
     if dim is None:
         raise TypeError(f"{name}: pass the dimension to normalise over, e.g. {name}(x, dim=-1)")
-    if not -input.ndim <= dim < max(input.ndim, 1):
+    rank = max(input.ndim, 1)  # a 0-d tensor has one dim to normalise over, as in PyTorch
+    if not -rank <= dim < rank:
         raise IndexError(f"{name}: dim {dim} is out of range for a tensor of shape {input.shape}")
     return dim
 
