@@ -15,6 +15,7 @@ from .dtypes import (bool, double, float, float16, float32, float64, get_default
                      int32, int64, long, set_default_dtype, short, uint8)
 from .gradcheck import gradcheck, gradgradcheck
 from .ops import *  # noqa: F401,F403  the functional forms: chainrule.exp(x), chainrule.cat(...)
+from .serialization import load, save
 from .random import default_generator, get_rng_state, manual_seed, set_rng_state
 from .tensor import Tensor, is_tensor
 from . import autograd, data, nn, optim

@@ -1,6 +1,11 @@
-"""Activation functions as modules, for use inside Sequential."""
+"""Activation functions as modules, for use inside Sequential.
+
+``inplace`` is accepted where PyTorch accepts it, so models port unchanged,
+and shown in the repr as PyTorch shows it; the result is always a new tensor
+(the values are the same, only the input is left untouched).
+"""
 from ..ops import activation as act
-from ..ops import softmax as sm
+from ..ops.softmax import log_softmax, softmax
 from .module import Module
 
 
@@ -9,9 +14,13 @@ class ReLU(Module):
 
     def __init__(self, inplace=False):
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, input):
         return act.relu(input)
+
+    def extra_repr(self):
+        return _inplace_repr(self)
 
 
 class LeakyReLU(Module):
@@ -19,13 +28,13 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, input):
         return act.leaky_relu(input, self.negative_slope)
 
     def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
+        return _inplace_repr(self, f"negative_slope={self.negative_slope}")
 
 
 class ELU(Module):
@@ -33,13 +42,13 @@ class ELU(Module):
 
     def __init__(self, alpha=1.0, inplace=False):
         super().__init__()
-        self.alpha = alpha
+        self.alpha, self.inplace = alpha, inplace
 
     def forward(self, input):
         return act.elu(input, self.alpha)
 
     def extra_repr(self):
-        return f"alpha={self.alpha}"
+        return _inplace_repr(self, f"alpha={self.alpha}")
 
 
 class GELU(Module):
@@ -61,17 +70,25 @@ class SiLU(Module):
 
     def __init__(self, inplace=False):
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, input):
         return act.silu(input)
 
+    def extra_repr(self):
+        return _inplace_repr(self)
+
 
 class Sigmoid(Module):
+    """1 / (1 + exp(-x)), computed without overflow for any x."""
+
     def forward(self, input):
         return act.sigmoid(input)
 
 
 class Tanh(Module):
+    """tanh(x)."""
+
     def forward(self, input):
         return act.tanh(input)
 
@@ -91,24 +108,40 @@ class Softplus(Module):
 
 
 class Softmax(Module):
+    """exp(x) / sum(exp(x)) along ``dim`` (which must be given).
+
+    Example
+    -------
+    >>> nn.Softmax(dim=-1)(chainrule.tensor([[1.0, 1.0]]))
+    tensor([[0.5, 0.5]])
+    """
+
     def __init__(self, dim=None):
         super().__init__()
         self.dim = dim
 
     def forward(self, input):
-        return sm.softmax(input, self.dim)
+        return softmax(input, self.dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
 
 
 class LogSoftmax(Module):
+    """x - logsumexp(x) along ``dim``: log-probabilities, without forming
+    probabilities that could underflow to 0."""
+
     def __init__(self, dim=None):
         super().__init__()
         self.dim = dim
 
     def forward(self, input):
-        return sm.log_softmax(input, self.dim)
+        return log_softmax(input, self.dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
+
+
+def _inplace_repr(module, settings=""):
+    """PyTorch prints ``inplace=True`` after the other settings, and nothing when it is False."""
+    return ", ".join(filter(None, [settings, "inplace=True" if module.inplace else ""]))

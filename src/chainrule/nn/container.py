@@ -1,7 +1,7 @@
 """Containers: Sequential, ModuleList, ModuleDict."""
 from collections import OrderedDict
 
-from .module import Module
+from .module import Module, _format_repr
 
 
 class Sequential(Module):
@@ -81,6 +81,19 @@ class ModuleList(Module):
         modules.insert(index, module)
         self._modules.clear()
         self.extend(modules)
+
+    def __repr__(self):
+        # Runs of identical layers print as one line, "(0-11): 12 x Block(...)", as PyTorch prints them.
+        runs = []  # [first index, last index, repr]
+        for i, module in enumerate(self._modules.values()):
+            text = repr(module)
+            if runs and runs[-1][2] == text:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, text])
+        return _format_repr(self, [(str(first) if first == last else f"{first}-{last}",
+                                    text if first == last else f"{last - first + 1} x {text}")
+                                   for first, last, text in runs])
 
 
 class ModuleDict(Module):

@@ -19,6 +19,11 @@ def calculate_gain(nonlinearity, param=None):
 
     ``linear``/conv/``sigmoid``: 1, ``tanh``: 5/3, ``relu``: sqrt(2),
     ``leaky_relu``: sqrt(2 / (1 + slope^2)) (slope ``param``, default 0.01), ``selu``: 3/4.
+
+    Example
+    -------
+    >>> nn.init.calculate_gain("leaky_relu", 0.2)
+    1.3867504905630728
     """
     if nonlinearity in ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
                         "conv_transpose2d", "conv_transpose3d", "sigmoid"):
@@ -62,57 +67,107 @@ def _fill(tensor, values):
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
-    """Fill with samples from U(a, b)."""
+    """Fill with samples from U(a, b).
+
+    Example
+    -------
+    >>> nn.init.uniform_(layer.bias, -0.1, 0.1)
+    """
     generator = generator or default_generator()
     return _fill(tensor, generator.uniform(a, b, tensor.shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
-    """Fill with samples from N(mean, std^2)."""
+    """Fill with samples from N(mean, std^2).
+
+    Example
+    -------
+    >>> nn.init.normal_(embedding.weight, std=0.02)
+    """
     generator = generator or default_generator()
     return _fill(tensor, generator.normal(mean, std, tensor.shape))
 
 
 def constant_(tensor, val):
+    """Fill with ``val``.
+
+    Example
+    -------
+    >>> nn.init.constant_(layer.bias, 0.1)
+    """
     return _fill(tensor, val)
 
 
 def zeros_(tensor):
+    """Fill with 0, the usual start for biases: ``nn.init.zeros_(layer.bias)``."""
     return _fill(tensor, 0)
 
 
 def ones_(tensor):
+    """Fill with 1, the usual start for a normalisation layer's scale."""
     return _fill(tensor, 1)
 
 
 def xavier_uniform_(tensor, gain=1.0, generator=None):
-    """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio, 2010)."""
+    """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio, 2010).
+
+    Example
+    -------
+    >>> nn.init.xavier_uniform_(layer.weight, gain=nn.init.calculate_gain("tanh"))
+    """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -bound, bound, generator)
 
 
 def xavier_normal_(tensor, gain=1.0, generator=None):
-    """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out)).
+
+    Example
+    -------
+    >>> nn.init.xavier_normal_(layer.weight)
+    """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
-    """U(-b, b) with b = gain * sqrt(3 / fan) (He et al., 2015)."""
+    """U(-b, b) with b = gain * sqrt(3 / fan) (He et al., 2015); fan by ``mode``,
+    gain ``calculate_gain(nonlinearity, a)``.
+
+    Example
+    -------
+    >>> nn.init.kaiming_uniform_(layer.weight, nonlinearity="relu")
+    """
+    if tensor.numel() == 0:  # a layer with no inputs (fan 0) has nothing to fill
+        return tensor
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / _fan(tensor, mode))
     return uniform_(tensor, -bound, bound, generator)
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
-    """N(0, std^2) with std = gain / sqrt(fan)."""
+    """N(0, std^2) with std = gain / sqrt(fan); fan by ``mode``, gain ``calculate_gain(nonlinearity, a)``.
+
+    Example
+    -------
+    >>> nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+    """
+    if tensor.numel() == 0:
+        return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std, generator)
 
 
 def orthogonal_(tensor, gain=1.0, generator=None):
     """A (semi-)orthogonal matrix from the QR decomposition of a normal matrix
-    (Saxe et al., 2013); higher-dimensional tensors are flattened after dim 0."""
+    (Saxe et al., 2013); higher-dimensional tensors are flattened after dim 0.
+
+    Example
+    -------
+    >>> w = nn.init.orthogonal_(chainrule.empty(3, 5))
+    >>> numpy.allclose(w.numpy() @ w.numpy().T, numpy.eye(3))
+    True
+    """
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_: needs a tensor with at least 2 dims, got shape {tensor.shape}")
     generator = generator or default_generator()

@@ -10,7 +10,15 @@ from .parameter import Parameter
 
 
 class Identity(Module):
-    """Returns its input; a placeholder where a layer is optional."""
+    """Returns its input; a placeholder where a layer is optional (any
+    arguments are accepted and ignored, as in PyTorch).
+
+    Example
+    -------
+    >>> x = chainrule.randn(4, 8)
+    >>> nn.Identity(8, unused="ignored")(x) is x
+    True
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__()
@@ -36,7 +44,9 @@ class Linear(Module):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(creation.empty(out_features, in_features, dtype=dtype))
-        self.bias = Parameter(creation.empty(out_features, dtype=dtype)) if bias else None
+        # Registered even when absent, as in PyTorch: assigning a plain tensor
+        # to ``bias`` later is then refused instead of creating an untrained attribute.
+        self.register_parameter("bias", Parameter(creation.empty(out_features, dtype=dtype)) if bias else None)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -60,13 +70,19 @@ class Bilinear(Module):
     """y_k = x1^T A_k x2 + b_k, with weight (out_features, in1_features, in2_features).
 
     Initialised uniform on ±1/sqrt(in1_features), as in PyTorch.
+
+    Example
+    -------
+    >>> layer = nn.Bilinear(5, 3, 2)
+    >>> layer(chainrule.randn(8, 5), chainrule.randn(8, 3)).shape
+    (8, 2)
     """
 
     def __init__(self, in1_features, in2_features, out_features, bias=True, dtype=None):
         super().__init__()
         self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
         self.weight = Parameter(creation.empty(out_features, in1_features, in2_features, dtype=dtype))
-        self.bias = Parameter(creation.empty(out_features, dtype=dtype)) if bias else None
+        self.register_parameter("bias", Parameter(creation.empty(out_features, dtype=dtype)) if bias else None)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -76,10 +92,12 @@ class Bilinear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input1, input2):
-        if input1.shape[-1] != self.in1_features or input2.shape[-1] != self.in2_features:
+        fits = (input1.ndim > 0 and input1.shape[:-1] == input2.shape[:-1]
+                and input1.shape[-1:] == (self.in1_features,) and input2.shape[-1:] == (self.in2_features,))
+        if not fits:
             raise ValueError(
                 f"{self!r}: expected inputs of shapes (..., {self.in1_features}) and "
-                f"(..., {self.in2_features}), got {input1.shape} and {input2.shape}"
+                f"(..., {self.in2_features}) with the same leading dims, got {input1.shape} and {input2.shape}"
             )
         return bilinear(input1, input2, self.weight, self.bias)
 

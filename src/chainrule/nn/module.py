@@ -50,8 +50,7 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
         if isinstance(value, (Parameter, Module)):
-            self._forget(name)
-            (self._parameters if isinstance(value, Parameter) else self._modules)[name] = value
+            self._register(self._parameters if isinstance(value, Parameter) else self._modules, name, value)
         elif name in self._parameters:
             if value is not None:
                 raise TypeError(f"{type(self).__name__}.{name} is a parameter: assign an nn.Parameter or None, "
@@ -70,11 +69,21 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def _forget(self, name):
-        """Unregister ``name`` wherever it is, before it is registered anew."""
+    def _register(self, registry, name, value):
+        """Enter ``value`` in ``registry`` and drop ``name`` from everywhere else.
+
+        A name already in ``registry`` keeps its place, as in PyTorch, so
+        replacing a layer does not reorder ``state_dict()`` or the repr.
+        """
+        self._forget(name, keep=registry)
+        registry[name] = value
+
+    def _forget(self, name, keep=None):
+        """Unregister ``name`` from the instance dict and every registry but ``keep``."""
         self.__dict__.pop(name, None)
         for registry in (self._parameters, self._buffers, self._modules):
-            registry.pop(name, None)
+            if registry is not keep:
+                registry.pop(name, None)
         self._non_persistent_buffers.discard(name)
 
     def __getattr__(self, name):
@@ -95,24 +104,21 @@ class Module:
         """Register ``param`` (a Parameter or None) under ``name``."""
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be an nn.Parameter or None, got {type(param).__name__}")
-        self._forget(name)
-        self._parameters[name] = param
+        self._register(self._parameters, name, param)
 
     def register_buffer(self, name, tensor, persistent=True):
         """Register a tensor that is part of the module's state but not trained
         (running statistics, masks). Non-persistent buffers stay out of ``state_dict``."""
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got {type(tensor).__name__}")
-        self._forget(name)
-        self._buffers[name] = tensor
+        self._register(self._buffers, name, tensor)
         if not persistent:
             self._non_persistent_buffers.add(name)
 
     def add_module(self, name, module):
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module or None, got {type(module).__name__}")
-        self._forget(name)
-        self._modules[name] = module
+        self._register(self._modules, name, module)
 
     register_module = add_module
 
@@ -205,9 +211,14 @@ class Module:
     # ---------------------------------------------------------------- modes and dtypes
 
     def train(self, mode=True):
-        """Set training mode (dropout active, batch norm updates its statistics) here and below."""
-        for module in self.modules():
-            object.__setattr__(module, "training", bool(mode))
+        """Set training mode (dropout active, batch norm updates its statistics) here and below.
+
+        Each child's own ``train`` is called, so a layer that overrides it
+        (to keep its statistics frozen, say) is obeyed, as in PyTorch.
+        """
+        self.training = bool(mode)
+        for module in self.children():
+            module.train(mode)
         return self
 
     def eval(self):
@@ -234,6 +245,9 @@ class Module:
         if isinstance(dtype, str) and dtype == "cpu":
             return self
         dtype = to_dtype(dtype)
+        if dtype.kind not in "fc":
+            raise TypeError(f"{type(self).__name__}.to: only floating-point dtypes are accepted, got {dtype}; "
+                            "integer weights could not be trained")
         for tensor in list(self.parameters()) + list(self.buffers()):
             if tensor.dtype.kind == "f":
                 tensor.data = tensor.data.astype(dtype)
@@ -253,14 +267,18 @@ class Module:
         """Parameters and persistent buffers by dotted name, as tensors sharing
         the module's arrays (``keep_vars=True`` returns the Parameters themselves)."""
         state = OrderedDict() if destination is None else destination
-        for module_prefix, module in self.named_modules(prefix=prefix.rstrip(".")):
-            dotted = f"{module_prefix}." if module_prefix else ""
-            for name, p in module._parameters.items():
-                if p is not None:
-                    state[dotted + name] = p if keep_vars else p.detach()
-            for name, b in module._buffers.items():
-                if b is not None and name not in module._non_persistent_buffers:
-                    state[dotted + name] = b if keep_vars else b.detach()
+        for name, p in self._parameters.items():
+            if p is not None:
+                state[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent_buffers:
+                state[prefix + name] = b if keep_vars else b.detach()
+        # NOTE: no de-duplication here, unlike named_modules(): a module
+        # registered under two names is saved under both, as PyTorch does, so
+        # the keys of the two libraries agree.
+        for name, module in self._modules.items():
+            if module is not None:
+                module.state_dict(state, f"{prefix}{name}.", keep_vars)
         return state
 
     def load_state_dict(self, state_dict, strict=True):
@@ -298,11 +316,7 @@ class Module:
         return ""
 
     def __repr__(self):
-        lines = [f"({name}): " + _indent(repr(module)) for name, module in self._modules.items()]
-        head = f"{type(self).__name__}({self.extra_repr()}"
-        if not lines:
-            return head + ")"
-        return head + "\n  " + "\n  ".join(lines) + "\n)"
+        return _format_repr(self, [(name, repr(module)) for name, module in self._modules.items()])
 
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
@@ -310,6 +324,16 @@ class Module:
 
 def _as_array(value):
     return value.data if isinstance(value, Tensor) else numpy.asarray(value)
+
+
+def _format_repr(module, children):
+    """``Name(extra)`` alone, or one indented line per extra-repr line and per
+    ``(label, child repr)`` pair, laid out exactly as PyTorch prints modules."""
+    extra = module.extra_repr()
+    if not children and "\n" not in extra:
+        return f"{type(module).__name__}({extra})"
+    lines = (extra.split("\n") if extra else []) + [f"({label}): " + _indent(text) for label, text in children]
+    return f"{type(module).__name__}(\n  " + "\n  ".join(lines) + "\n)"
 
 
 def _indent(text):
