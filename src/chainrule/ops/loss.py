@@ -1,0 +1,554 @@
+"""Loss functions, with PyTorch's names, arguments and reductions.
+
+Cross-entropy with softmax and binary cross-entropy on probabilities are
+primitives (a forward and its hand-written, differentiable backward side by
+side); the other losses are short compositions of stable ops.
+
+``reduction`` is 'mean', 'sum' or 'none' (``kl_div`` also takes 'batchmean').
+The deprecated ``size_average`` and ``reduce`` arguments keep their places in
+the signatures and mean what they mean in PyTorch.
+"""
+import math
+import warnings
+
+from ..autograd import Function, is_grad_enabled
+from ..backend import array_module
+from ..tensor import constant
+from .activation import softplus
+from .elementwise import abs, exp, log, log1p, where
+from .index import gather, index_put
+from .softmax import log_softmax, softmax
+
+_REDUCTIONS = ("mean", "sum", "none")
+KL_DIV_REDUCTIONS = ("mean", "batchmean", "sum", "none")
+
+# PyTorch's floor under p (1 - p) in the gradient of binary cross-entropy, so
+# that a prediction of exactly 0 or 1 still has a finite gradient. It is 1e-12
+# rounded to float32 there, and is here too, so the two gradients agree.
+_BCE_EPSILON = 9.999999960041972e-13
+
+
+# ------------------------------------------------------------------ checks
+
+def resolve_reduction(name, size_average, reduce, reduction, allowed=_REDUCTIONS):
+    """The reduction to apply: ``reduction``, or what the deprecated pair
+    ``size_average``/``reduce`` means when either is given; an unknown one
+    raises, naming ``name`` (the loss) and the value.
+
+    Example
+    -------
+    >>> resolve_reduction("mse_loss", None, False, "mean")    # reduce=False: one loss per element
+    'none'
+    """
+    if size_average is not None or reduce is not None:
+        reduce = True if reduce is None else reduce
+        size_average = True if size_average is None else size_average
+        reduction = ("mean" if size_average else "sum") if reduce else "none"
+        warnings.warn(f"{name}: size_average and reduce are deprecated; pass reduction={reduction!r} instead",
+                      DeprecationWarning, stacklevel=3)
+    if reduction not in allowed:
+        choices = ", ".join(repr(r) for r in allowed)
+        raise ValueError(f"{name}: reduction must be one of {choices}; got {reduction!r}")
+    return reduction
+
+
+def _check_float(name, role, tensor):
+    if tensor.dtype.kind != "f":
+        raise ValueError(f"{name}: the {role} must be a floating-point tensor, got {tensor.dtype} "
+                         f"(shape {tensor.shape}); convert it with .float() or .double()")
+
+
+def _check_pair(name, input, target, float_target=True):
+    """Elementwise losses: a floating input and a target of exactly its shape."""
+    _check_float(name, "input", input)
+    if float_target:
+        _check_float(name, "target", target)
+    if target.shape != input.shape:
+        # PyTorch broadcasts here with a warning; (N, 1) against (N,) silently
+        # becomes (N, N), so a mismatch is an error instead.
+        raise ValueError(f"{name}: target has shape {target.shape} but the input has shape {input.shape}; "
+                         f"they must match (reshape one of them)")
+
+
+def _broadcast_weight(name, role, tensor, input):
+    """``tensor`` (a weight) checked to broadcast to the input's shape without
+    enlarging it, in the input's dtype."""
+    shape, target = tensor.shape, input.shape
+    fits = len(shape) <= len(target) and all(n in (1, m) for n, m in zip(reversed(shape), reversed(target)))
+    if not fits:
+        raise ValueError(f"{name}: {role} of shape {shape} does not broadcast to the input's shape {target}")
+    return tensor.to(input.dtype)
+
+
+def _check_range(name, role, tensor):
+    values = tensor.data
+    if not ((values >= 0) & (values <= 1)).all():
+        raise ValueError(
+            f"{name}: every element of the {role} must lie in [0, 1], got values from {values.min()} "
+            f"to {values.max()} (shape {tensor.shape})"
+            + ("; for raw scores use binary_cross_entropy_with_logits" if role == "input" else "")
+        )
+
+
+def _class_axis(input):
+    return 1 if input.ndim > 1 else 0
+
+
+def _check_logits(name, input):
+    _check_float(name, "input", input)
+    if input.ndim == 0:
+        raise ValueError(f"{name}: the input needs a class dimension: shape (C,), (N, C) or (N, C, d1, ...), "
+                         f"got a 0-d tensor")
+
+
+def _class_weights(name, weight, input):
+    """The per-class weight as an array of the input's dtype (ones when there is none)."""
+    classes = input.shape[_class_axis(input)]
+    if weight is None:
+        return array_module(input.data).ones(classes, dtype=input.dtype)
+    if weight.shape != (classes,):
+        raise ValueError(f"{name}: weight must hold one value per class, shape ({classes},), "
+                         f"got shape {weight.shape}")
+    if weight.requires_grad and is_grad_enabled():
+        raise ValueError(f"{name}: the class weight is not differentiable (as in PyTorch); "
+                         f"pass weight.detach()")
+    return weight.data.astype(input.dtype, copy=False)
+
+
+def _class_indices(name, input, target, ignore_index):
+    """Check class-index targets; return them with ignored entries set to class 0,
+    and the mask of the entries that count."""
+    dim = _class_axis(input)
+    classes = input.shape[dim]
+    expected = input.shape[:dim] + input.shape[dim + 1:]
+    if target.dtype.kind not in "iu":
+        raise ValueError(
+            f"{name}: class-index targets must be integers, got {target.dtype} of shape {target.shape}; "
+            f"pass .long() class indices of shape {expected}"
+            + (f", or class probabilities of the input's shape {input.shape}" if name == "cross_entropy" else "")
+        )
+    if target.shape != expected:
+        raise ValueError(f"{name}: target has shape {target.shape}, but an input of shape {input.shape} "
+                         f"needs class indices of shape {expected}")
+    indices = target.data
+    xp = array_module(indices)
+    kept = indices != ignore_index
+    invalid = kept & ((indices < 0) | (indices >= classes))
+    if invalid.any():
+        raise ValueError(f"{name}: target holds class index {indices[invalid].flat[0]}, but the input has "
+                         f"{classes} classes (valid indices are 0 to {classes - 1}, or "
+                         f"ignore_index={ignore_index})")
+    return xp.where(kept, indices, 0), kept
+
+
+def _reduce(losses, reduction):
+    if reduction == "none":
+        return losses
+    return losses.sum() if reduction == "sum" else losses.mean()
+
+
+def _weighted_mean(losses, total_weight):
+    """sum(losses) / total_weight. With no weight at all (every target ignored)
+    it is 0/0 = nan, and no input moves it: zero gradient, as in PyTorch."""
+    if total_weight:
+        return losses.sum() / total_weight
+    return losses.sum() * 0 + math.nan
+
+
+# ------------------------------------------------------------------ regression
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean squared error: (input - target)^2 per element, then reduced.
+
+    ``weight`` (the input's shape) scales each element; with it, 'mean'
+    divides by the sum of the weights, as in PyTorch.
+
+    Example
+    -------
+    >>> mse_loss(chainrule.tensor([1.0, 2.0]), chainrule.tensor([0.0, 4.0]))
+    tensor(2.5)
+    """
+    reduction = resolve_reduction("mse_loss", size_average, reduce, reduction)
+    _check_pair("mse_loss", input, target, float_target=False)
+    return _elementwise_weighted("mse_loss", (input - target) ** 2, weight, input, reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean absolute error: |input - target| per element, then reduced.
+
+    ``weight`` (the input's shape) scales each element; with it, 'mean'
+    divides by the sum of the weights, as in PyTorch.
+
+    Example
+    -------
+    >>> l1_loss(chainrule.tensor([1.0, 2.0]), chainrule.tensor([0.0, 4.0]))
+    tensor(1.5)
+    """
+    reduction = resolve_reduction("l1_loss", size_average, reduce, reduction)
+    _check_pair("l1_loss", input, target, float_target=False)
+    return _elementwise_weighted("l1_loss", abs(input - target), weight, input, reduction)
+
+
+def _element_weight(name, weight, input):
+    """A per-element weight, checked to have the input's shape, in the input's dtype."""
+    if weight.shape != input.shape:
+        raise ValueError(f"{name}: weight has shape {weight.shape} but the input has shape {input.shape}; "
+                         f"they must match")
+    return weight.to(input.dtype)
+
+
+def _elementwise_weighted(name, losses, weight, input, reduction):
+    """Reduce ``losses``, weighted per element; the weighted 'mean' divides by sum(weight)."""
+    if weight is None:
+        return _reduce(losses, reduction)
+    weight = _element_weight(name, weight, input)
+    losses = losses * weight
+    return losses.sum() / weight.sum() if reduction == "mean" else _reduce(losses, reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """Huber loss: 0.5 d^2 where |d| < delta, delta (|d| - 0.5 delta) beyond,
+    for d = input - target. Quadratic near the target, linear (so robust to
+    outliers) far from it.
+
+    ``weight`` (the input's shape) scales each element; with it, 'mean' is
+    still the plain mean, as in PyTorch.
+
+    Example
+    -------
+    >>> huber_loss(chainrule.tensor([0.5, 3.0]), chainrule.tensor([0.0, 0.0]), reduction="none")
+    tensor([0.125, 2.5  ])
+    """
+    reduction = resolve_reduction("huber_loss", None, None, reduction)
+    _check_pair("huber_loss", input, target, float_target=False)
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    diff = input - target
+    distance = abs(diff)
+    losses = where(distance < delta, 0.5 * diff ** 2, delta * (distance - 0.5 * delta))
+    if weight is not None:
+        losses = losses * _element_weight("huber_loss", weight, input)
+    return _reduce(losses, reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """Smooth L1 loss: 0.5 d^2 / beta where |d| < beta, |d| - 0.5 beta beyond,
+    for d = input - target; ``beta=0`` is the L1 loss. It equals
+    ``huber_loss(delta=beta) / beta``: the linear part has slope 1 whatever beta.
+
+    Example
+    -------
+    >>> smooth_l1_loss(chainrule.tensor([0.5, 3.0]), chainrule.tensor([0.0, 0.0]), reduction="none")
+    tensor([0.125, 2.5  ])
+    """
+    reduction = resolve_reduction("smooth_l1_loss", size_average, reduce, reduction)
+    _check_pair("smooth_l1_loss", input, target, float_target=False)
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must not be negative, got {beta}")
+    if beta == 0:
+        return l1_loss(input, target, reduction=reduction)
+    diff = input - target
+    distance = abs(diff)
+    losses = where(distance < beta, 0.5 * diff ** 2 / beta, distance - 0.5 * beta)
+    return _reduce(losses, reduction)
+
+
+# ------------------------------------------------------------------ binary classification
+
+class BinaryCrossEntropy(Function):
+    """-(y log p + (1 - y) log(1 - p)) per element, each log floored at -100 as in PyTorch."""
+
+    @classmethod
+    def op_name(cls):
+        return "binary_cross_entropy"
+
+    def forward(self, p, y):
+        xp = array_module(p)
+        with xp.errstate(divide="ignore"):  # log 0 = -inf, floored just below
+            log_p = xp.maximum(xp.log(p), -100)
+            log_q = xp.maximum(xp.log1p(-p), -100)
+        return -(y * log_p + (1 - y) * log_q)
+
+    def backward(self, g):
+        p, y = self.inputs
+        needs_p, needs_y = (edge is not None for edge in self.edges)
+        grad_p = grad_y = None
+        if needs_p:
+            # d/dp = (p - y) / (p (1 - p)), the denominator floored so p = 0 or 1 stays finite.
+            grad_p = g * (p - y) / (p * (1 - p)).clamp(min=_BCE_EPSILON)
+        if needs_y:
+            # d/dy = log(1 - p) - log p, unfloored as in PyTorch (infinite at p = 0 or 1).
+            with array_module(p.data).errstate(divide="ignore"):
+                grad_y = g * (log1p(-p) - log(p))
+        return grad_p, grad_y
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """Binary cross-entropy between predicted probabilities and targets in [0, 1]:
+    -weight (y log p + (1 - y) log(1 - p)), with each log floored at -100.
+
+    ``input`` must already be probabilities (after a sigmoid); for raw
+    scores use ``binary_cross_entropy_with_logits``, which is stable where
+    this one saturates. ``weight`` broadcasts to the input's shape.
+
+    Example
+    -------
+    >>> binary_cross_entropy(chainrule.tensor([0.9, 0.2]), chainrule.tensor([1.0, 0.0]))
+    tensor(0.16425206)
+    """
+    name = "binary_cross_entropy"
+    reduction = resolve_reduction(name, size_average, reduce, reduction)
+    _check_pair(name, input, target)
+    _check_range(name, "input", input)
+    _check_range(name, "target", target)
+    losses = BinaryCrossEntropy.apply(input, target.to(input.dtype))
+    if weight is not None:
+        losses = losses * _broadcast_weight(name, "weight", weight, input)
+    return _reduce(losses, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
+    """Binary cross-entropy on logits x:
+    weight (-pos_weight y log sigmoid(x) - (1 - y) log(1 - sigmoid(x))).
+
+    Computed as ``pos_weight y softplus(-x) + (1 - y) softplus(x)``, which
+    never exponentiates a large number, so any logit (±1000 included) gives
+    a finite loss and the gradient sigmoid(x) - y. ``pos_weight`` weighs the
+    positive term, one value per class along the last dim (num_negative /
+    num_positive balances a rare class); ``weight`` broadcasts to the input.
+
+    Example
+    -------
+    >>> binary_cross_entropy_with_logits(chainrule.tensor([1000.0, -3.0]), chainrule.tensor([1.0, 0.0]))
+    tensor(0.02429367)
+    """
+    name = "binary_cross_entropy_with_logits"
+    reduction = resolve_reduction(name, size_average, reduce, reduction)
+    _check_pair(name, input, target)
+    target = target.to(input.dtype)
+    # -log sigmoid(x) = softplus(-x) and -log(1 - sigmoid(x)) = softplus(x); no threshold,
+    # so the result is exact rather than switching to the identity at 20.
+    positive = target * softplus(-input, threshold=math.inf)
+    if pos_weight is not None:
+        positive = positive * _broadcast_weight(name, "pos_weight", pos_weight, input)
+    losses = positive + (1 - target) * softplus(input, threshold=math.inf)
+    if weight is not None:
+        losses = losses * _broadcast_weight(name, "weight", weight, input)
+    return _reduce(losses, reduction)
+
+
+# ------------------------------------------------------------------ multi-class classification
+
+class CrossEntropy(Function):
+    """Log-softmax and cross-entropy in one node, stable for any logits.
+
+    Per sample (one slice along the class axis) the loss is taken against a
+    weighted target distribution ``a``:
+
+        loss = -sum_c a_c log q_c,   q = softmax(x)
+        d loss / d x_c = q_c * sum_c' a_c' - a_c
+
+    which is q - a when ``a`` sums to one. With per-class weights w, label
+    smoothing eps and C classes, ``a`` is, for a class index y,
+
+        a_c = (1 - eps) w_y [c = y] + eps w_c / C      (all 0 where y is ignored)
+
+    and for target probabilities t, an input of the node,
+
+        a_c = (1 - eps) w_c t_c + eps w_c / C,   d loss / d t_c = -(1 - eps) w_c log q_c.
+
+    ``true_weight`` is (1 - eps) w and ``spread`` eps w / C (None without
+    smoothing). 'mean' divides by ``denominator``: the total weight of the
+    kept class indices, or the number of samples for probabilities.
+    """
+
+    @classmethod
+    def op_name(cls):
+        return "cross_entropy"
+
+    def forward(self, logits, *probabilities, classes, kept, true_weight, spread, reduction, denominator):
+        xp = array_module(logits)
+        self.dim = dim = _class_axis(logits)
+        self.reduction, self.denominator = reduction, denominator
+        self.true_weight = _along_classes(true_weight, logits.ndim, dim)
+        self.spread = _along_classes(spread, logits.ndim, dim)
+        # log q = x - m - log sum exp(x - m) with m the maximum: no exp exceeds 1.
+        shifted = logits - logits.max(axis=dim, keepdims=True)
+        exps = xp.exp(shifted)
+        sums = exps.sum(axis=dim, keepdims=True)
+        log_sums = xp.log(sums)
+        if probabilities:
+            self.log_probs = shifted - log_sums  # the target's gradient needs log q itself
+            losses = -(self.target_distribution(probabilities[0]) * self.log_probs).sum(axis=dim)
+        else:
+            self.probs = xp.divide(exps, sums, out=exps)
+            self.kept, self.index = kept, _picking(classes, dim)
+            self.sample_weight = xp.where(kept, true_weight[classes], 0)
+            # Pick the true class rather than multiply by a one-hot row, so that a
+            # -inf logit elsewhere (a masked class) costs nothing instead of 0 * -inf.
+            picked = shifted[self.index] - log_sums.squeeze(axis=dim)
+            losses = xp.where(kept, -self.sample_weight * picked, 0)
+            if self.spread is not None:
+                losses = losses - kept * (self.spread * (shifted - log_sums)).sum(axis=dim)
+        losses = losses.astype(logits.dtype, copy=False)
+        if reduction == "none":
+            return losses
+        if reduction == "sum":
+            return losses.sum()
+        return losses.sum() / denominator if denominator else xp.asarray(xp.nan, dtype=logits.dtype)
+
+    def target_distribution(self, t):
+        """a for target probabilities t: arrays in forward, Tensors in backward."""
+        a = t * self.true_weight
+        return a if self.spread is None else a + self.spread
+
+    def backward(self, g):
+        logits = self.inputs[0]
+        if self.reduction == "mean":
+            # With every target ignored the mean is nan, yet no logit moves it.
+            g = g / self.denominator if self.denominator else g * 0
+        per_class = g.unsqueeze(self.dim) if self.reduction == "none" else g
+        # When the backward is itself differentiated, softmax is recomputed from
+        # the logits, so that second derivatives see its dependence on them.
+        recording = is_grad_enabled()
+        if len(self.inputs) == 2:
+            log_q = log_softmax(logits, dim=self.dim) if recording else constant(self.log_probs)
+            a = self.target_distribution(self.inputs[1])
+            grad_logits = per_class * (exp(log_q) * a.sum(dim=self.dim, keepdim=True) - a)
+            grad_target = -per_class * self.true_weight * log_q if self.edges[1] is not None else None
+            return grad_logits, grad_target
+        # q sum(a) - a, with a's one-hot part subtracted at each sample's class alone.
+        q = softmax(logits, dim=self.dim) if recording else constant(self.probs)
+        total = self.sample_weight if self.spread is None else self.sample_weight + self.kept * self.spread.sum()
+        grad = q * (per_class * constant(array_module(total).expand_dims(total, self.dim)))
+        grad = index_put(grad, self.index, -g * constant(self.sample_weight), accumulate=True)
+        if self.spread is not None:
+            kept = constant(array_module(self.kept).expand_dims(self.kept, self.dim))
+            grad = grad - per_class * kept * self.spread
+        return grad
+
+
+def _picking(classes, dim):
+    """The index tuple that picks, at every sample position, its class along ``dim``."""
+    xp = array_module(classes)
+    positions = [xp.arange(n).reshape((n,) + (1,) * (classes.ndim - i - 1)) for i, n in enumerate(classes.shape)]
+    positions.insert(dim, classes)
+    return tuple(positions)
+
+
+def _along_classes(vector, ndim, dim):
+    """A per-class vector shaped to broadcast along the class axis; None passes through."""
+    return None if vector is None else vector.reshape(vector.shape + (1,) * (ndim - dim - 1))
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    """Cross-entropy between softmax(input) over the class dim and the target.
+
+    Parameters
+    ----------
+    input : logits (unnormalised scores) of shape (C,), (N, C) or (N, C, d1, ...)
+    target : class indices of shape (), (N,) or (N, d1, ...), or class
+        probabilities of the input's shape
+    weight : optional per-class weight, shape (C,); not differentiable
+    ignore_index : a class index whose samples count neither in the loss nor
+        in the 'mean' denominator (class-index targets only)
+    reduction : 'mean' divides by the total weight of the kept targets
+        (their number without ``weight``), or by N * d1 * ... for
+        probabilities; 'sum'; 'none' gives one loss per sample
+    label_smoothing : eps in [0, 1]: the target becomes (1 - eps) of itself
+        plus eps spread uniformly over the classes
+
+    The whole computation is one node: its gradient is softmax(input) minus
+    the (weighted, smoothed) target distribution, and stays finite for any
+    logits.
+
+    Example
+    -------
+    >>> logits = chainrule.tensor([[2.0, 0.5, -1.0], [0.0, 0.0, 3.0]], requires_grad=True)
+    >>> loss = cross_entropy(logits, chainrule.tensor([0, 2]))
+    >>> loss.backward()                       # logits.grad = (softmax - one_hot) / 2
+    """
+    name = "cross_entropy"
+    reduction = resolve_reduction(name, size_average, reduce, reduction)
+    _check_logits(name, input)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{name}: label_smoothing must lie in [0, 1], got {label_smoothing}")
+    w = _class_weights(name, weight, input)
+    xp = array_module(input.data)
+    classes = input.shape[_class_axis(input)]
+    true_weight = (1 - label_smoothing) * w
+    spread = label_smoothing / classes * w if label_smoothing else None
+    settings = dict(true_weight=true_weight, spread=spread, reduction=reduction)
+    if target.shape == input.shape:
+        _check_float(name, "target (class probabilities, as it has the input's shape)", target)
+        if ignore_index >= 0:
+            raise ValueError(f"{name}: ignore_index={ignore_index} applies to class-index targets only; "
+                             f"this target holds probabilities (it has the input's shape {input.shape})")
+        samples = input.data.size // classes
+        return CrossEntropy.apply(input, target.to(input.dtype), classes=None, kept=None,
+                                  denominator=samples, **settings)
+    indices, kept = _class_indices(name, input, target, ignore_index)
+    total_weight = float(xp.where(kept, w[indices], 0).sum())
+    return CrossEntropy.apply(input, classes=indices, kept=kept, denominator=total_weight, **settings)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    """Negative log-likelihood: -weight[y] input[y] for each sample's class index y.
+
+    ``input`` holds log-probabilities (e.g. from ``log_softmax``), shaped
+    (C,), (N, C) or (N, C, d1, ...); ``target`` holds class indices, shaped
+    (), (N,) or (N, d1, ...). Samples whose target is ``ignore_index`` count
+    neither in the loss nor in the 'mean' denominator, which is the total
+    weight of the kept targets. ``weight`` (shape (C,)) is not differentiable.
+
+    Example
+    -------
+    >>> log_probs = log_softmax(chainrule.tensor([[2.0, 0.5, -1.0]]), dim=1)
+    >>> nll_loss(log_probs, chainrule.tensor([0]))    # the same as cross_entropy on the logits
+    tensor(0.24131124)
+    """
+    name = "nll_loss"
+    reduction = resolve_reduction(name, size_average, reduce, reduction)
+    _check_logits(name, input)
+    w = _class_weights(name, weight, input)
+    indices, kept = _class_indices(name, input, target, ignore_index)
+    xp = array_module(input.data)
+    dim = _class_axis(input)
+    sample_weight = xp.where(kept, w[indices], 0)
+    picked = gather(input, dim, xp.expand_dims(indices, dim)).squeeze(dim)
+    # where, not a product with 0: an ignored sample's -inf log-probability must not become nan.
+    losses = where(kept, -picked * constant(sample_weight), 0.0)
+    if reduction == "mean":
+        return _weighted_mean(losses, float(sample_weight.sum()))
+    return _reduce(losses, reduction)
+
+
+# ------------------------------------------------------------------ distributions
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """Kullback-Leibler divergence KL(target || q) per element, with ``input`` = log q:
+    target (log target - input), where 0 log 0 = 0; with ``log_target`` the
+    target is given as log-probabilities too: exp(target) (target - input).
+
+    'batchmean' divides the sum by the batch size (input.shape[0]): the
+    divergence per sample, the mathematically meaningful mean. 'mean'
+    divides by the number of elements, as in PyTorch.
+
+    Example
+    -------
+    >>> q = log_softmax(chainrule.tensor([[1.0, 2.0, 3.0]]), dim=1)
+    >>> kl_div(q, chainrule.tensor([[0.2, 0.3, 0.5]]), reduction="batchmean")
+    tensor(0.07795301)
+    """
+    name = "kl_div"
+    reduction = resolve_reduction(name, size_average, reduce, reduction, KL_DIV_REDUCTIONS)
+    _check_pair(name, input, target)
+    if log_target:
+        losses = exp(target) * (target - input)
+    else:
+        losses = target * log(where(target == 0, 1.0, target)) - target * input  # 0 log 0 = 0
+    if reduction == "batchmean":
+        return losses.sum() / input.shape[0] if input.ndim else losses.sum()
+    return _reduce(losses, reduction)
