@@ -1,0 +1,218 @@
+"""The training loop: forward, loss, backward, step, over epochs, with
+metrics, a progress bar, callbacks, schedules, clipping and exact resume."""
+import math
+import sys
+import time
+
+from tqdm import tqdm
+
+from .. import random as chainrule_random
+from ..autograd import no_grad
+from ..nn.utils import clip_grad_norm_
+from ..ops.loss import cross_entropy
+from .checkpoint import load_checkpoint, save_checkpoint
+from .metrics import METRICS, RunningMean
+
+
+def _progress_bar(total, description, enabled):
+    return tqdm(total=total, desc=description, unit="batch", leave=True, dynamic_ncols=True,
+                disable=not (enabled and sys.stderr.isatty()))
+
+
+class Trainer:
+    """Trains a model with an optimiser, as you would by hand, and watches it.
+
+    Parameters
+    ----------
+    model : nn.Module
+    optimizer : optim.Optimizer over the model's parameters
+    loss_fn : (outputs, targets) -> scalar loss; cross-entropy by default
+    scheduler : an lr scheduler, stepped every ``scheduler_interval``
+        ("epoch" or "batch"); ReduceLROnPlateau is stepped with the
+        validation loss (or the training loss without validation)
+    clip_grad_norm : clip the gradients' total 2-norm to this value before each step
+    metrics : names from ``chainrule.train.metrics.METRICS`` ("accuracy", "top5")
+    callbacks : ``Callback`` instances
+    progress : show a progress bar per epoch (only when stderr is a terminal)
+    checkpoint_path : where to write checkpoints (a .safetensors file)
+    checkpoint_every : also checkpoint every this many steps (besides every epoch's end)
+
+    Example
+    -------
+    >>> trainer = Trainer(model, optim.Adam(model.parameters(), lr=1e-3))
+    >>> history = trainer.fit(train_loader, val_loader, epochs=10)
+    >>> history["val_accuracy"][-1]
+    """
+
+    def __init__(self, model, optimizer, loss_fn=None, scheduler=None, scheduler_interval="epoch",
+                 clip_grad_norm=None, metrics=("accuracy",), callbacks=(), progress=True,
+                 checkpoint_path=None, checkpoint_every=None):
+        if scheduler_interval not in ("epoch", "batch"):
+            raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'batch', got {scheduler_interval!r}")
+        unknown = [m for m in metrics if m not in METRICS]
+        if unknown:
+            raise ValueError(f"Trainer: unknown metrics {unknown}; choose from {sorted(METRICS)}")
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.loss_fn = loss_fn or cross_entropy
+        self.scheduler_interval, self.clip_grad_norm = scheduler_interval, clip_grad_norm
+        self.metrics, self.callbacks, self.progress = tuple(metrics), list(callbacks), progress
+        self.checkpoint_path, self.checkpoint_every = checkpoint_path, checkpoint_every
+        self.epoch = 0  # epochs completed
+        self.step = 0  # optimiser steps taken
+        self.history = {}
+        self.stop_training = False
+        self._running = None  # this epoch's running means, kept for a mid-epoch checkpoint
+        self._train_loader = None
+
+    # ---------------------------------------------------------------- one step
+
+    def train_step(self, inputs, targets):
+        """Forward, loss, backward, (clip), step; returns the loss value and the outputs."""
+        self.optimizer.zero_grad()
+        outputs = self.model(inputs)
+        loss = self.loss_fn(outputs, targets)
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            raise FloatingPointError(
+                f"Trainer: the loss became {loss_value} at step {self.step}; try a smaller learning rate, "
+                f"gradient clipping (clip_grad_norm), or check the inputs for NaN"
+            )
+        loss.backward()
+        if self.clip_grad_norm is not None:
+            clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+        self.optimizer.step()
+        self.step += 1
+        if self.scheduler is not None and self.scheduler_interval == "batch":
+            self.scheduler.step()
+        return loss_value, outputs
+
+    def _measure(self, running, loss_value, outputs, targets):
+        count = len(targets)
+        running["loss"].update(loss_value, count)
+        for name in self.metrics:
+            running[name].update(METRICS[name](outputs, targets), count)
+
+    # ---------------------------------------------------------------- loops
+
+    def fit(self, train_loader, val_loader=None, epochs=1, resume_from=None):
+        """Train for ``epochs`` epochs in total (counting those a resumed run already did).
+
+        Returns the history: a dict of per-epoch lists (``loss``, ``accuracy``,
+        ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``).
+        """
+        self._train_loader = train_loader
+        if resume_from is not None:
+            self.load_checkpoint(resume_from)
+        self.stop_training = False
+        for callback in self.callbacks:
+            callback.on_train_begin(self)
+        while self.epoch < epochs and not self.stop_training:
+            logs = self._train_epoch(train_loader, epochs)
+            if val_loader is not None:
+                logs.update({f"val_{k}": v for k, v in self.evaluate(val_loader).items()})
+            self._end_epoch(logs)
+        for callback in self.callbacks:
+            callback.on_train_end(self)
+        return self.history
+
+    def _train_epoch(self, loader, epochs):
+        for callback in self.callbacks:
+            callback.on_epoch_begin(self, self.epoch)
+        if self._running is None:
+            self._running = {name: RunningMean() for name in ("loss",) + self.metrics}
+        running = self._running
+        self.model.train()
+        started = time.perf_counter()
+        seen = 0
+        bar = _progress_bar(len(loader), f"epoch {self.epoch + 1}/{epochs}", self.progress)
+        bar.update(getattr(loader, "resume_from", 0))  # batches a resumed epoch already did
+        with bar:
+            for inputs, targets in loader:
+                loss_value, outputs = self.train_step(inputs, targets)
+                self._measure(running, loss_value, outputs, targets)
+                seen += len(targets)
+                logs = {name: mean.value for name, mean in running.items()}
+                bar.update(1)
+                bar.set_postfix(loss=f"{logs['loss']:.4f}", **{
+                    name: f"{logs[name]:.3f}" for name in self.metrics},
+                    samples_per_s=f"{seen / (time.perf_counter() - started):.0f}")
+                for callback in self.callbacks:
+                    callback.on_batch_end(self, self.step, logs)
+                if self.checkpoint_every and self.step % self.checkpoint_every == 0 and self.checkpoint_path:
+                    self.save_checkpoint(self.checkpoint_path)
+        logs = {name: mean.value for name, mean in running.items()}
+        logs["seconds"] = time.perf_counter() - started
+        self._running = None
+        return logs
+
+    def _end_epoch(self, logs):
+        logs["lr"] = self.optimizer.param_groups[0]["lr"]
+        if self.scheduler is not None and self.scheduler_interval == "epoch":
+            if type(self.scheduler).__name__ == "ReduceLROnPlateau":
+                self.scheduler.step(logs.get("val_loss", logs["loss"]))
+            else:
+                self.scheduler.step()
+        self.epoch += 1
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+        for callback in self.callbacks:
+            callback.on_epoch_end(self, self.epoch - 1, logs)
+        if self.checkpoint_path:
+            self.save_checkpoint(self.checkpoint_path)
+
+    @no_grad()
+    def evaluate(self, loader):
+        """Mean loss and metrics over ``loader`` in eval mode, without recording a graph."""
+        was_training = self.model.training
+        self.model.eval()
+        running = {name: RunningMean() for name in ("loss",) + self.metrics}
+        try:
+            for inputs, targets in loader:
+                outputs = self.model(inputs)
+                self._measure(running, self.loss_fn(outputs, targets).item(), outputs, targets)
+        finally:
+            self.model.train(was_training)
+        return {name: mean.value for name, mean in running.items()}
+
+    # ---------------------------------------------------------------- checkpoints
+
+    def state_dict(self):
+        """Everything needed to continue this run exactly (arrays and JSON-friendly values)."""
+        state = {
+            "model": {name: t.data for name, t in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "epoch": self.epoch, "step": self.step, "history": self.history,
+            "rng": chainrule_random.get_rng_state(),
+            "callbacks": [callback.state_dict() for callback in self.callbacks],
+            "running": None if self._running is None else
+            {name: [mean.total, mean.count] for name, mean in self._running.items()},
+        }
+        if self.scheduler is not None:
+            state["scheduler"] = self.scheduler.state_dict()
+        if self._train_loader is not None and hasattr(self._train_loader, "state_dict"):
+            state["loader"] = self._train_loader.state_dict()
+        return state
+
+    def load_state_dict(self, state):
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch, self.step, self.history = state["epoch"], state["step"], state["history"]
+        chainrule_random.set_rng_state(state["rng"])
+        for callback, callback_state in zip(self.callbacks, state["callbacks"]):
+            callback.load_state_dict(callback_state)
+        self._running = None
+        if state["running"] is not None:
+            self._running = {}
+            for name, (total, count) in state["running"].items():
+                mean = self._running[name] = RunningMean()
+                mean.total, mean.count = total, count
+        if self.scheduler is not None and "scheduler" in state:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if "loader" in state and self._train_loader is not None:
+            self._train_loader.load_state_dict(state["loader"])
+
+    def save_checkpoint(self, path):
+        save_checkpoint(path, self.state_dict())
+
+    def load_checkpoint(self, path):
+        self.load_state_dict(load_checkpoint(path))
