@@ -421,3 +421,31 @@ def test_sum_to_shape_undoes_broadcasting(shape):
     out = sum_to_shape(g, shape)
     assert out.shape == shape
     assert out.data.sum() == g.data.sum()
+
+
+# ---------------------------------------------------------------- anomaly detection
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+def test_anomaly_mode_names_the_op_and_the_line_that_made_a_nan_forward():
+    x = leaf([1.0, -1.0])
+    with cr.autograd.detect_anomaly():
+        with pytest.raises(FloatingPointError, match=r"log produced NaN.*test_autograd.py:\d+: .*x\.log\(\)"):
+            x.log()
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero")
+def test_anomaly_mode_catches_a_nan_born_in_backward():
+    x = leaf([0.0, 4.0])
+    with cr.autograd.detect_anomaly():
+        y = x.sqrt()  # finite forward; its derivative 1 / (2 sqrt(x)) is infinite at 0
+        with pytest.raises(FloatingPointError, match=r"sqrt produced NaN/Inf in the gradient.*y = x\.sqrt\(\)"):
+            y.sum().backward()
+
+
+def test_without_anomaly_mode_nan_propagates_silently_and_nothing_is_recorded():
+    x = leaf([0.0])
+    y = x.sqrt()
+    assert "created_at" not in y.grad_fn.__dict__
+    with numpy.errstate(divide="ignore"):
+        y.sum().backward()
+    assert numpy.isinf(x.grad.data[0])

@@ -100,6 +100,81 @@ class enable_grad(_GradModeContext):
     mode = True
 
 
+class _AnomalyMode:
+    enabled = False
+    in_backward = 0  # ops run by a VJP are checked as that VJP's result, not one by one
+
+
+class detect_anomaly(_GradModeContext):
+    """Context manager and decorator that finds where NaN or Inf first appears.
+
+    Inside it, an op whose forward turns finite inputs into NaN/Inf, or whose
+    backward turns a finite gradient into NaN/Inf, raises an error naming the
+    op and the line of your code that called it. Only runs in this mode pay
+    for the checks and for recording where each op was called.
+
+    Example
+    -------
+    >>> with chainrule.autograd.detect_anomaly():
+    ...     loss = model(x).log().sum()
+    ...     loss.backward()
+    FloatingPointError: log produced NaN/Inf in its forward pass, called at train.py:12: ...
+    """
+
+    def __enter__(self):
+        self.previous = _AnomalyMode.enabled
+        _AnomalyMode.enabled = True
+        return self
+
+    def __exit__(self, *exc):
+        _AnomalyMode.enabled = self.previous
+
+
+def _user_frame():
+    """The innermost stack frame outside chainrule: where the user called the op."""
+    import os
+    import traceback
+    package = os.path.dirname(os.path.abspath(__file__))
+    for frame in reversed(traceback.extract_stack()):
+        if not os.path.abspath(frame.filename).startswith(package):
+            return f"{frame.filename}:{frame.lineno}: {frame.line}"
+    return "<unknown>"
+
+
+def _all_finite(array):
+    return array.dtype.kind not in "fc" or bool(array_module(array).isfinite(array).all())
+
+
+def _check_forward(node, inputs, out):
+    if _AnomalyMode.in_backward:
+        return
+    node.created_at = _user_frame()
+    if not _all_finite(out) and all(_all_finite(t.data) for t in inputs):
+        raise FloatingPointError(
+            f"{node.op_name()} produced NaN/Inf in its forward pass from finite inputs "
+            f"(shapes {[t.shape for t in inputs]}), called at {node.created_at}"
+        )
+
+
+def _checked_backward(node, grad):
+    _AnomalyMode.in_backward += 1
+    try:
+        input_grads = node.backward(grad)
+    finally:
+        _AnomalyMode.in_backward -= 1
+    _check_backward(node, input_grads if type(input_grads) is tuple else (input_grads,))
+    return input_grads
+
+
+def _check_backward(node, input_grads):
+    for position, grad in enumerate(input_grads):
+        if grad is not None and not _all_finite(grad.data):
+            raise FloatingPointError(
+                f"{node.op_name()} produced NaN/Inf in the gradient of its input {position} "
+                f"during backward; the op was called at {node.__dict__.get('created_at', '<outside detect_anomaly>')}"
+            )
+
+
 # --------------------------------------------------------------------------
 # the node
 
@@ -137,6 +212,8 @@ class Function:
         except (ValueError, IndexError, TypeError) as err:
             raise _op_error(cls, inputs, err) from None
         out = ensure_array(out)
+        if _AnomalyMode.enabled:
+            _check_forward(node, inputs, out)
         version = inputs[0]._version if cls.is_view and shares_memory(out, inputs[0].data) else None
         if not _GradMode.enabled:
             return Tensor._make(out, None, version)
@@ -287,7 +364,10 @@ def _execute(roots, root_grads, retain_graph, create_graph, capture=None):
                 captured[capture[node]] = grad
             if node.saves_inputs:
                 node.check_versions()
-            input_grads = node.backward(grad)
+            if _AnomalyMode.enabled:
+                input_grads = _checked_backward(node, grad)
+            else:
+                input_grads = node.backward(grad)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             for parent, tensor, input_grad in zip(node.edges, node.inputs, input_grads):
