@@ -72,3 +72,9 @@ def test_nan_gradients_fail():
     x = cr.tensor([0.0, 1.0], dtype=cr.float64, requires_grad=True)
     with pytest.raises(GradcheckError):
         cr.gradcheck(lambda x: x.sqrt() * 0 + x, (x,))
+
+
+def test_non_contiguous_inputs_are_perturbed_in_place():
+    x = cr.from_numpy(numpy.random.default_rng(0).standard_normal((3, 2)).T).requires_grad_()
+    assert not x.data.flags.c_contiguous
+    assert cr.gradcheck(lambda x: (x * x.exp()).sum(), (x,))

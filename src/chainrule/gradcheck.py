@@ -75,15 +75,14 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
         x = inputs[position]
         expected = numpy.zeros(x.shape) if g is None else g.data
         numeric = numpy.zeros(x.shape)
-        flat = x.data.reshape(-1)  # a view: perturbing it perturbs x
-        for k in range(flat.size):
-            original = flat[k]
-            flat[k] = original + eps
+        for index in numpy.ndindex(x.shape):  # element by element in place: works for any memory layout
+            original = x.data[index]
+            x.data[index] = original + eps
             plus = _projection(fn, inputs, cotangents)
-            flat[k] = original - eps
+            x.data[index] = original - eps
             minus = _projection(fn, inputs, cotangents)
-            flat[k] = original
-            numeric.reshape(-1)[k] = (plus - minus) / (2 * eps)
+            x.data[index] = original
+            numeric[index] = (plus - minus) / (2 * eps)
         error = numpy.abs(expected - numeric) - (atol + rtol * numpy.abs(numeric))
         error = numpy.where(numpy.isnan(error), numpy.inf, error)  # a NaN on either side fails
         if (error > 0).any():

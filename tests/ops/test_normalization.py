@@ -1,0 +1,191 @@
+"""Batch, layer and group norm as functions: values and gradients against
+PyTorch, running statistics, the fused node's first and second derivatives
+by finite differences and against PyTorch, dtypes, and the errors a user
+can cause."""
+import numpy
+import pytest
+
+import chainrule
+from chainrule.ops.normalization import Normalization, batch_norm, group_norm, layer_norm
+from helpers import check_gradients, compare_with_torch, random_inputs, requires_torch, torch
+
+TOLERANCES = {"rtol": 1e-9, "atol": 1e-11}
+
+
+def _maybe(tensor, given):
+    return tensor if given else None
+
+
+@requires_torch
+@pytest.mark.parametrize("affine", [(True, True), (True, False), (False, True), (False, False)],
+                         ids=["weight_bias", "weight", "bias", "plain"])
+@pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (2, 3, 4, 3)], ids=str)
+def test_batch_norm_training_matches_torch(shape, affine):
+    x, weight, bias = random_inputs([shape, (3,), (3,)], seed=1)
+
+    def run(library, batch_norm):
+        def fn(x, weight, bias):
+            mean = library.tensor(numpy.linspace(-1, 1, 3))
+            var = library.tensor(numpy.linspace(0.5, 2, 3))
+            out = batch_norm(x, mean, var, _maybe(weight, affine[0]), _maybe(bias, affine[1]), True, 0.3, 1e-3)
+            return out, mean, var  # the running statistics, updated in place, are compared too
+        return fn
+
+    compare_with_torch(run(chainrule, batch_norm), run(torch, torch.nn.functional.batch_norm),
+                       [x, weight, bias], **TOLERANCES)
+
+
+@requires_torch
+@pytest.mark.parametrize("shape", [(6, 3), (2, 3, 4, 3)], ids=str)
+def test_batch_norm_eval_matches_torch(shape):
+    x, weight, bias, mean, var = random_inputs([shape, (3,), (3,), (3,), (3,)], seed=2)
+    var = numpy.abs(var) + 0.1
+    compare_with_torch(
+        lambda x, w, b: batch_norm(x, chainrule.tensor(mean), chainrule.tensor(var), w, b, False),
+        lambda x, w, b: torch.nn.functional.batch_norm(x, torch.tensor(mean), torch.tensor(var), w, b, False),
+        [x, weight, bias], **TOLERANCES)
+
+
+@requires_torch
+def test_batch_norm_without_running_statistics_matches_torch():
+    x, weight = random_inputs([(5, 3, 2), (3,)], seed=3)
+    compare_with_torch(lambda x, w: batch_norm(x, None, None, w, None, True),
+                       lambda x, w: torch.nn.functional.batch_norm(x, None, None, w, None, True),
+                       [x, weight], **TOLERANCES)
+
+
+def test_running_statistics_use_the_unbiased_variance():
+    x = chainrule.tensor([[1.0], [3.0]], dtype=chainrule.float64)
+    mean, var = chainrule.zeros(1, dtype=chainrule.float64), chainrule.ones(1, dtype=chainrule.float64)
+    out = batch_norm(x, mean, var, training=True, momentum=0.5, eps=0.0)
+    numpy.testing.assert_allclose(out.data, [[-1.0], [1.0]])  # normalised with the biased variance, 1
+    numpy.testing.assert_allclose(mean.data, [1.0])  # 0.5 * 0 + 0.5 * 2
+    numpy.testing.assert_allclose(var.data, [1.5])  # 0.5 * 1 + 0.5 * 2 (unbiased)
+    assert mean._version[0] == 1 and var._version[0] == 1
+
+
+@requires_torch
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+@pytest.mark.parametrize("shape, normalized_shape", [((4, 5), (5,)), ((2, 3, 4, 5), (4, 5)), ((5,), 5)], ids=str)
+def test_layer_norm_matches_torch(shape, normalized_shape, affine):
+    trailing = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
+    x, weight, bias = random_inputs([shape, trailing, trailing], seed=4)
+    compare_with_torch(
+        lambda x, w, b: layer_norm(x, normalized_shape, _maybe(w, affine), _maybe(b, affine), 1e-4),
+        lambda x, w, b: torch.nn.functional.layer_norm(x, trailing, _maybe(w, affine), _maybe(b, affine), 1e-4),
+        [x, weight, bias], **TOLERANCES)
+
+
+@requires_torch
+@pytest.mark.parametrize("groups", [1, 3, 6])
+@pytest.mark.parametrize("shape", [(2, 6), (2, 6, 4), (2, 6, 3, 3)], ids=str)
+def test_group_norm_matches_torch(shape, groups):
+    x, weight, bias = random_inputs([shape, (6,), (6,)], seed=5)
+    compare_with_torch(lambda x, w, b: group_norm(x, groups, w, b),
+                       lambda x, w, b: torch.nn.functional.group_norm(x, groups, w, b), [x, weight, bias],
+                       **TOLERANCES)
+
+
+@requires_torch
+def test_group_norm_without_affine_matches_torch():
+    (x,) = random_inputs([(3, 4, 5)], seed=6)
+    compare_with_torch(lambda x: group_norm(x, 2), lambda x: torch.nn.functional.group_norm(x, 2), [x],
+                       **TOLERANCES)
+
+
+# ------------------------------------------------------------------ one fused node, twice differentiable
+
+def test_batch_norm_training_is_one_node():
+    x, weight, bias = (chainrule.tensor(a, requires_grad=True) for a in random_inputs([(4, 3), (3,), (3,)]))
+    out = batch_norm(x, chainrule.zeros(3), chainrule.ones(3), weight, bias, training=True)
+    assert isinstance(out.grad_fn, Normalization)
+    assert out.grad_fn.next_functions == (x, weight, bias)
+
+
+CASES = {
+    "batch_norm_training": (lambda x, w, b: batch_norm(x, None, None, w, b, True), [(3, 2, 2), (2,), (2,)]),
+    "batch_norm_eval": (lambda x, w, b: batch_norm(x, chainrule.tensor(numpy.array([0.3, -0.2])),
+                                                   chainrule.tensor(numpy.array([0.5, 2.0])), w, b, False),
+                        [(3, 2, 2), (2,), (2,)]),
+    "layer_norm": (lambda x, w, b: layer_norm(x, (2, 2), w, b), [(3, 2, 2), (2, 2), (2, 2)]),
+    "group_norm": (lambda x, w, b: group_norm(x, 2, w, b), [(2, 4, 3), (4,), (4,)]),
+    "layer_norm_no_affine": (lambda x: layer_norm(x, (4,)), [(3, 4)]),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_gradients_to_second_order(name):
+    fn, shapes = CASES[name]
+    check_gradients(fn, random_inputs(shapes, seed=7))
+
+
+@requires_torch
+@pytest.mark.parametrize("name", ["batch_norm", "layer_norm", "group_norm"])
+def test_gradient_penalty_matches_torch(name):
+    """d/dθ |d<v, f(x)>/dx|²: differentiates the fused backward itself."""
+    functions = {
+        "batch_norm": (lambda F, x, w, b: F.nn.functional.batch_norm(x, None, None, w, b, True)
+                       if F is torch else batch_norm(x, None, None, w, b, True)),
+        "layer_norm": (lambda F, x, w, b: F.nn.functional.layer_norm(x, (3,), w, b)
+                       if F is torch else layer_norm(x, (3,), w, b)),
+        "group_norm": (lambda F, x, w, b: F.nn.functional.group_norm(x, 3, w, b)
+                       if F is torch else group_norm(x, 3, w, b)),
+    }
+    arrays = random_inputs([(4, 3, 3), (3,), (3,), (4, 3, 3)], seed=8)
+    results = []
+    for F, grad in ((chainrule, chainrule.grad), (torch, torch.autograd.grad)):
+        x, w, b = (F.tensor(a, requires_grad=True) for a in arrays[:3])
+        (gx,) = grad((functions[name](F, x, w, b) * F.tensor(arrays[3])).sum(), x, create_graph=True)
+        (gx * gx).sum().backward()
+        # The penalty does not depend on the bias, which gets no gradient.
+        assert b.grad is None
+        results.append([t.grad.numpy() for t in (x, w)])
+    for ours, theirs in zip(*results):
+        numpy.testing.assert_allclose(ours, theirs, **TOLERANCES)
+
+
+@requires_torch
+def test_in_place_change_of_the_output_leaves_the_gradient_right():
+    x, v = random_inputs([(3, 4), (3, 4)], seed=9)
+    compare_with_torch(lambda x: layer_norm(x, (4,)).mul_(2) * chainrule.tensor(v),
+                       lambda x: torch.nn.functional.layer_norm(x, (4,)).mul_(2) * torch.tensor(v), [x],
+                       **TOLERANCES)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: batch_norm(x, None, None, training=True),
+    lambda x: layer_norm(x, (3,)),
+    lambda x: group_norm(x, 3),
+], ids=["batch_norm", "layer_norm", "group_norm"])
+def test_float32_stays_float32(fn):
+    x = chainrule.randn(4, 3, 3, requires_grad=True)
+    out = fn(x)
+    out.sum().backward()
+    assert out.dtype == numpy.float32 and x.grad.dtype == numpy.float32
+
+
+# ------------------------------------------------------------------ errors
+
+def test_batch_norm_needs_two_values_per_channel_in_training():
+    with pytest.raises(ValueError, match=r"more than 1 value per channel .* shape \(1, 3\)"):
+        batch_norm(chainrule.zeros(1, 3), None, None, training=True)
+
+
+def test_batch_norm_eval_needs_running_statistics():
+    with pytest.raises(ValueError, match="running_mean and running_var"):
+        batch_norm(chainrule.zeros(4, 3), None, None, training=False)
+
+
+def test_batch_norm_parameter_shape_mismatch():
+    with pytest.raises(ValueError, match=r"batch_norm: weight has shape \(4,\), expected \(3,\)"):
+        batch_norm(chainrule.zeros(4, 3), None, None, chainrule.ones(4), training=True)
+
+
+def test_layer_norm_shape_mismatch():
+    with pytest.raises(ValueError, match=r"layer_norm: expected input of shape \(\*, 4, 5\), got \(2, 5, 4\)"):
+        layer_norm(chainrule.zeros(2, 5, 4), (4, 5))
+
+
+def test_group_norm_groups_must_divide_channels():
+    with pytest.raises(ValueError, match=r"num_groups 4 must divide the 6 channels"):
+        group_norm(chainrule.zeros(2, 6, 3), 4)
