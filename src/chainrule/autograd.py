@@ -16,7 +16,7 @@ import weakref
 
 import numpy
 
-from .backend import array_module, ensure_array, shares_memory
+from .backend import array_module, ensure_array, ndarray, shares_memory
 from .tensor import Tensor
 
 
@@ -206,40 +206,50 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **params):
+        # NOTE: the hot path of every op; kept flat (no helper calls) on purpose.
         node = cls.__new__(cls)
         try:
             out = node.forward(*[t.data for t in inputs], **params)
         except (ValueError, IndexError, TypeError) as err:
             raise _op_error(cls, inputs, err) from None
-        out = ensure_array(out)
+        if type(out) is not ndarray:
+            out = ensure_array(out)
         if _AnomalyMode.enabled:
             _check_forward(node, inputs, out)
-        version = inputs[0]._version if cls.is_view and shares_memory(out, inputs[0].data) else None
+        result = Tensor.__new__(Tensor)
+        result.data = out
+        result.grad = None
+        result.grad_fn = None
+        result.requires_grad = False
+        result._hooks = None
+        if cls.is_view and shares_memory(out, inputs[0].data):
+            result._version = inputs[0]._version
+        else:
+            result._version = [0]
         if not _GradMode.enabled:
-            return Tensor._make(out, None, version)
+            return result
         edges = []
         records = False
         for t in inputs:
-            if t.grad_fn is not None:
-                edges.append(t.grad_fn)
+            edge = t.grad_fn
+            if edge is None and t.requires_grad:
+                edge = t
+            if edge is not None:
                 records = True
-            elif t.requires_grad:
-                edges.append(t)
-                records = True
-            else:
-                edges.append(None)
+            edges.append(edge)
         if not records:
-            return Tensor._make(out, None, version)
+            return result
         node.edges = edges
         node.inputs = inputs
         node.params = params
+        result.grad_fn = node
+        result.requires_grad = True
         if cls.saves_inputs:
             node.versions = [t._version[0] for t in inputs]
-        result = Tensor._make(out, node, version)
-        if cls.saves_output:
-            node.out = out
-            node.out_version = result._version
-            node.versions.append(result._version[0])
+            if cls.saves_output:
+                node.out = out
+                node.out_version = result._version
+                node.versions.append(result._version[0])
         return result
 
     @classmethod
@@ -373,11 +383,14 @@ def _execute(roots, root_grads, retain_graph, create_graph, capture=None):
             for parent, tensor, input_grad in zip(node.edges, node.inputs, input_grads):
                 if parent is None or input_grad is None:
                     continue
-                input_grad = _conform(input_grad, tensor, node)
+                if input_grad.data.shape != tensor.data.shape or input_grad.data.dtype != tensor.data.dtype:
+                    input_grad = _conform(input_grad, tensor, node)
                 if isinstance(parent, Tensor):
-                    _accumulate(leaf_grads, parent, input_grad)
+                    previous = leaf_grads.get(parent)
+                    leaf_grads[parent] = input_grad if previous is None else previous + input_grad
                     continue
-                _accumulate(grads, parent, input_grad)
+                previous = grads.get(parent)
+                grads[parent] = input_grad if previous is None else previous + input_grad
                 dependencies[parent] -= 1
                 if dependencies[parent] == 0:
                     ready.append(parent)
@@ -590,6 +603,8 @@ def assign_inplace(tensor, function, *args, **kwargs):
 def register_tensor_hook(tensor, hook):
     """Attach ``hook`` to ``tensor``'s gradient; see ``Tensor.register_hook``."""
     if tensor.grad_fn is None:
+        if tensor._hooks is None:
+            tensor._hooks = []
         hooks = tensor._hooks
     else:
         hooks = tensor.grad_fn.__dict__.setdefault("tensor_hooks", [])

@@ -41,7 +41,7 @@ class Tensor:
         self.grad = None
         self.grad_fn = None
         self._version = [0]
-        self._hooks = []
+        self._hooks = None  # a list once a hook is registered
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -55,7 +55,7 @@ class Tensor:
         t.grad_fn = grad_fn
         t.requires_grad = grad_fn is not None
         t._version = [0] if version is None else version
-        t._hooks = []
+        t._hooks = None
         return t
 
     # ---------------------------------------------------------------- basics

@@ -4,9 +4,11 @@ Importing this package gives ``Tensor`` its operators and methods
 (``x + y``, ``x.exp()``, ``x.sum(dim=1)``); ``tensor.py`` never imports the
 ops, so the engine stays below them.
 """
+import numpy
+
 from ..autograd import assign_inplace
 from ..creation import full_like
-from ..tensor import Tensor, as_tensor_args
+from ..tensor import Tensor, as_tensor_args, constant
 from . import activation, compare, elementwise, index, linalg, reduce, shape, softmax
 from .activation import elu, gelu, leaky_relu, relu, sigmoid, silu, softplus, tanh
 from .compare import (allclose, eq, equal, ge, gt, isfinite, isinf, isnan, le, logical_and,
@@ -30,13 +32,31 @@ def remainder(input, other):
     return sub(input, mul(div(input, other, rounding_mode="floor"), other))
 
 
-def _binary(function_class):
+_SCALARS = {}  # (value, dtype) -> a 0-d constant tensor, so `x * 2.0` allocates nothing new
+
+
+def _scalar(value, dtype):
+    key = (value, dtype)
+    tensor = _SCALARS.get(key)
+    if tensor is None:
+        if len(_SCALARS) > 1024:
+            _SCALARS.clear()
+        tensor = _SCALARS[key] = constant(numpy.asarray(value, dtype))
+    return tensor
+
+
+def _binary(function_class, reflected=False):
+    """``x op other`` (or ``other op x``), with a fast path for Python numbers
+    next to float tensors, the common case in model code."""
     apply = function_class.apply
 
     def method(self, other):
         if isinstance(other, Tensor):
-            return apply(self, other)
-        return apply(*as_tensor_args(self, other))
+            return apply(other, self) if reflected else apply(self, other)
+        if type(other) in (float, int) and self.data.dtype.kind == "f":
+            other = _scalar(other, self.data.dtype)
+            return apply(other, self) if reflected else apply(self, other)
+        return apply(*as_tensor_args(other, self)) if reflected else apply(*as_tensor_args(self, other))
     return method
 
 
@@ -94,9 +114,9 @@ _METHODS = {
 }
 
 _OPERATORS = {
-    "__add__": _binary(Add), "__radd__": _reflected(add), "__iadd__": _inplace(add),
-    "__sub__": _binary(Sub), "__rsub__": _reflected(sub), "__isub__": _inplace(sub),
-    "__mul__": _binary(Mul), "__rmul__": _reflected(mul), "__imul__": _inplace(mul),
+    "__add__": _binary(Add), "__radd__": _binary(Add, reflected=True), "__iadd__": _inplace(add),
+    "__sub__": _binary(Sub), "__rsub__": _binary(Sub, reflected=True), "__isub__": _inplace(sub),
+    "__mul__": _binary(Mul), "__rmul__": _binary(Mul, reflected=True), "__imul__": _inplace(mul),
     "__truediv__": div, "__rtruediv__": _reflected(div), "__itruediv__": _inplace(div),
     "__pow__": pow, "__rpow__": _reflected(pow),
     "__matmul__": lambda self, other: matmul(self, *as_tensor_args(other)),
