@@ -225,7 +225,8 @@ class Tensor:
         return self
 
     def contiguous(self):
-        return self
+        """This tensor if its data is C-contiguous, else a contiguous copy (gradients flow through)."""
+        return self if self.data.flags.c_contiguous else self.clone()
 
 
 def is_tensor(obj):

@@ -1,15 +1,21 @@
 """The functional forms of layers, activations and losses (``import chainrule.nn.functional as F``)."""
 from ..ops.activation import elu, gelu, leaky_relu, relu, sigmoid, silu, softplus, tanh
+from ..ops.conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold,
+                       unfold)
 from ..ops.embedding import embedding
 from ..ops.linear import linear
 from ..ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div,
                         l1_loss, mse_loss, nll_loss, smooth_l1_loss)
 from ..ops.normalization import batch_norm, group_norm, layer_norm
+from ..ops.pool import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d,
+                       avg_pool1d, avg_pool2d, max_pool1d, max_pool2d)
 from ..ops.shape import pad
 from ..ops.softmax import log_softmax, softmax
 from .dropout import dropout
 from .linear import bilinear
 
-__all__ = ["batch_norm", "embedding", "group_norm", "layer_norm", "bilinear", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "elu",
+__all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
+           "avg_pool2d", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+           "fold", "max_pool1d", "max_pool2d", "unfold", "batch_norm", "embedding", "group_norm", "layer_norm", "bilinear", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "elu",
            "gelu", "huber_loss", "kl_div", "l1_loss", "leaky_relu", "linear", "log_softmax", "mse_loss", "nll_loss",
            "pad", "relu", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh"]
