@@ -21,6 +21,19 @@ table gives the median over repetitions and the median of the per-repetition
 ratios of chainrule's time to PyTorch's: above 1 means chainrule is slower,
 whatever the unit of the row.
 
+Two things keep one framework from taxing another in the shared process:
+
+- Before each block the script waits a moment. OpenBLAS (NumPy's, so
+  chainrule's) and OpenMP (PyTorch's) leave worker threads spinning after a
+  BLAS call; on a machine with few cores, the next block's threads would
+  otherwise compete with them, and (c) measured PyTorch twice as slow as it
+  is alone.
+- The objects present after setup are frozen out of the garbage collector
+  (``gc.freeze``). Importing PyTorch leaves about 150,000 of them,
+  and every full collection, which chainrule's many small graph objects
+  trigger, would walk them all: a cost that a process without PyTorch does
+  not pay. The collector still runs; it just skips the frozen objects.
+
 PyTorch runs with ``torch.set_num_threads(2)``; NumPy's BLAS keeps its
 default thread count. ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` may be
 set on benchmark machines (they slow current NumPy's BLAS); this script
@@ -31,6 +44,7 @@ Usage::
     python benchmarks/overhead.py [--quick] [--repeats N] [--json results.json]
 """
 import argparse
+import gc
 import importlib.util
 import json
 import os
@@ -47,6 +61,7 @@ import chainrule
 CHAIN_LENGTH = 1000
 MATMUL_SIZE = 256
 MATMUL_DEPTH = 8
+SETTLE_SECONDS = 0.2  # long enough for idle BLAS worker threads to stop spinning
 LEARNING_RATE = 0.05  # below the example's, so thousands of benchmark steps stay far from divergence
 
 FRAMEWORKS = ("chainrule", "pytorch", "numpy")
@@ -91,45 +106,39 @@ def numpy_chain_forward_backward(x, scale, shift):
     return grad
 
 
+def chain_runs(framework, x, scale, shift):
+    """The three timed calls of (a) for one framework: a forward pass under
+    no_grad, a forward pass that records the graph, forward and backward."""
+    leaf = framework.tensor(x, requires_grad=True)
+    scale, shift = framework.tensor(scale), framework.tensor(shift)
+
+    def forward_no_grad():
+        with framework.no_grad():
+            elementwise_chain(leaf, scale, shift)
+
+    def forward_recording():
+        elementwise_chain(leaf, scale, shift)
+
+    def forward_backward():
+        elementwise_chain(leaf, scale, shift).sum().backward()
+        leaf.grad = None
+
+    return forward_no_grad, forward_recording, forward_backward
+
+
 def chain_cases(rng):
     x, scale, shift = (rng.uniform(0.5, 1.5, size=16).astype(numpy.float32) for _ in range(3))
-    ours = [chainrule.tensor(a) for a in (x, scale, shift)]
-    theirs = [torch.tensor(a) for a in (x, scale, shift)]
-    ours_leaf = chainrule.tensor(x, requires_grad=True)
-    theirs_leaf = torch.tensor(x, requires_grad=True)
-
-    def no_grad_forward(framework, inputs):
-        def run():
-            with framework.no_grad():
-                elementwise_chain(*inputs)
-        return run
-
-    def recorded_forward(leaf, scale, shift):
-        return lambda: elementwise_chain(leaf, scale, shift)
-
-    def forward_backward(leaf, scale, shift):
-        def run():
-            elementwise_chain(leaf, scale, shift).sum().backward()
-            leaf.grad = None
-        return run
-
-    per_op = ("µs/op", 1e6 / CHAIN_LENGTH)
+    by_hand = (
+        lambda: numpy_chain_forward(x, scale, shift),
+        lambda: numpy_chain_forward(x, scale, shift),
+        lambda: numpy_chain_forward_backward(x, scale, shift),
+    )
+    titles = ("forward, no_grad", "forward, recording", "forward+backward")
+    runs = zip(titles, chain_runs(chainrule, x, scale, shift), chain_runs(torch, x, scale, shift), by_hand)
     return [
-        ("(a) 1000-op chain, forward, no_grad", *per_op, {
-            "chainrule": no_grad_forward(chainrule, ours),
-            "pytorch": no_grad_forward(torch, theirs),
-            "numpy": lambda: numpy_chain_forward(x, scale, shift),
-        }),
-        ("(a) 1000-op chain, forward, recording", *per_op, {
-            "chainrule": recorded_forward(ours_leaf, *ours[1:]),
-            "pytorch": recorded_forward(theirs_leaf, *theirs[1:]),
-            "numpy": lambda: numpy_chain_forward(x, scale, shift),
-        }),
-        ("(a) 1000-op chain, forward+backward", *per_op, {
-            "chainrule": forward_backward(ours_leaf, *ours[1:]),
-            "pytorch": forward_backward(theirs_leaf, *theirs[1:]),
-            "numpy": lambda: numpy_chain_forward_backward(x, scale, shift),
-        }),
+        (f"(a) {CHAIN_LENGTH}-op chain, {title}", "µs/op", 1e6 / CHAIN_LENGTH,
+         {"chainrule": ours, "pytorch": theirs, "numpy": numpy_run})
+        for title, ours, theirs, numpy_run in runs
     ]
 
 
@@ -161,7 +170,7 @@ def seed_network_case():
         tensors = {name: framework.tensor(value, requires_grad=True) for name, value in params.items()}
         return autograd_training_step(framework, tensors, framework.tensor(X), framework.tensor(T))
 
-    return ("(b) seed network training step", "steps/s", None, {
+    return ("(b) seed network step (batch 64, 16 hidden)", "steps/s", None, {
         "chainrule": framework_step(chainrule),
         "pytorch": framework_step(torch),
         "numpy": numpy_training_step({name: value.copy() for name, value in params.items()}, X, T),
@@ -216,10 +225,16 @@ def matmul_case(rng):
 
 # ---------------------------------------------------------------- timing
 
+def settle():
+    gc.collect()
+    time.sleep(SETTLE_SECONDS)
+
+
 def calls_per_block(run, block_seconds):
     """How many calls of ``run`` fill one block, after a warm-up."""
     for _ in range(3):
         run()
+    settle()
     start = time.perf_counter()
     run()
     once = time.perf_counter() - start
@@ -228,6 +243,7 @@ def calls_per_block(run, block_seconds):
 
 def time_block(run, calls):
     """Seconds per call over one block."""
+    settle()
     start = time.perf_counter()
     for _ in range(calls):
         run()
@@ -286,23 +302,34 @@ def environment(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, help="interleaved repetitions per case (default 7, or 3 with --quick)")
-    parser.add_argument("--quick", action="store_true", help="shorter blocks and fewer repetitions, for a smoke run")
-    parser.add_argument("--block-seconds", type=float, help="target length of one block (default 0.2, or 0.03 with --quick)")
-    parser.add_argument("--json", type=pathlib.Path, help="also write the results, with every sample, to this file")
+    parser.add_argument("--repeats", type=int,
+                        help="interleaved repetitions per case (default 9, or 3 with --quick)")
+    parser.add_argument("--quick", action="store_true",
+                        help="shorter blocks and fewer repetitions, for a smoke run")
+    parser.add_argument("--block-seconds", type=float,
+                        help="target length of one block (default 0.2, or 0.03 with --quick)")
+    parser.add_argument("--json", type=pathlib.Path,
+                        help="also write the results, with every sample, to this file")
     args = parser.parse_args()
     if args.repeats is None:
-        args.repeats = 3 if args.quick else 7
+        args.repeats = 3 if args.quick else 9
     if args.block_seconds is None:
         args.block_seconds = 0.03 if args.quick else 0.2
 
     torch.set_num_threads(2)
     rng = numpy.random.default_rng(0)
     cases = chain_cases(rng) + [seed_network_case(), matmul_case(rng)]
+    gc.collect()
+    gc.freeze()
+    # Other processes on the machine are the largest source of noise; the load average makes them visible.
+    load_before = os.getloadavg()
     results = [measure(case, args.repeats, args.block_seconds) for case in cases]
+    load_after = os.getloadavg()
     print_table(results)
+    print(f"load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after, on {os.cpu_count()} CPUs")
     if args.json:
-        args.json.write_text(json.dumps({"environment": environment(args), "results": results}, indent=2) + "\n")
+        run = {**environment(args), "load_average_before": load_before, "load_average_after": load_after}
+        args.json.write_text(json.dumps({"environment": run, "results": results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
