@@ -431,6 +431,8 @@ def sum_to_shape(grad, shape):
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
     )
+    if not _GradMode.enabled:  # an ordinary backward: no graph to record, so skip the op machinery
+        return Tensor._make(grad.data.sum(axis=axes).reshape(shape), None, None)
     if axes:
         grad = grad.sum(dim=axes, keepdim=True)
     return grad.reshape(shape) if grad.shape != shape else grad
