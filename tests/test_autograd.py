@@ -176,6 +176,13 @@ def test_leaf_hook_may_replace_the_gradient():
     numpy.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
 
 
+def test_grad_runs_leaf_hooks_as_pytorch_does():
+    y = leaf([1.0, 1.0])
+    y.register_hook(lambda g: g * 10)
+    (g,) = cr.grad((y * 3).sum(), y)
+    numpy.testing.assert_array_equal(g.data, [30.0, 30.0])
+
+
 def test_non_leaf_hook_sees_the_total_gradient_and_can_change_it():
     x = leaf([1.0, 2.0])
     h = x * 2

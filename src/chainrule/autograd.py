@@ -546,7 +546,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     leaf_grads, captured = _execute(outputs, seeds, retain_graph, create_graph, capture)
     results = []
     for i, t in enumerate(inputs):
-        g = captured.get(t) if t.grad_fn is not None else leaf_grads.get(t)
+        if t.grad_fn is not None:
+            g = captured.get(t)
+        else:
+            g = leaf_grads.get(t)
+            if g is not None and t._hooks:
+                g = _run_hooks(t._hooks, g)
         if g is None and not allow_unused:
             raise RuntimeError(
                 f"grad: input {i} (shape {t.shape}) was not used to compute the "
