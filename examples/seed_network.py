@@ -16,7 +16,10 @@ The file computes dL/dw twice. ``manual_gradients`` works the chain rule by
 hand in NumPy, one factor per line; ``autograd_gradients`` lets chainrule's
 engine do it. The two agree to rounding error, which is the whole claim of
 reverse-mode automatic differentiation: it is the same chain rule, applied
-mechanically.
+mechanically. A third version, ``train_with_modules``, builds the same
+network from ``nn.Linear``, the loss from ``nn.MSELoss`` and the update from
+``optim.SGD``, the way larger models are written, and follows the same
+training curve as the other two.
 
 Run it::
 
@@ -105,15 +108,28 @@ def autograd_gradients(params, X, T):
     return L.item(), {name: tensor.grad.data for name, tensor in tensors.items()}
 
 
-def train(steps=5000, lr=0.2, seed=0, hidden=16, log_every=None):
-    """Fit sin with chainrule in float32 by full-batch gradient descent.
+def train_by_hand(steps=5000, lr=0.2, seed=0, hidden=16):
+    """Full-batch gradient descent in NumPy with ``manual_gradients``; the loss before each step."""
+    params = init_params(seed, hidden)
+    X, T = sin_dataset()
+    losses = []
+    for _ in range(steps):
+        L, grads = manual_gradients(params, X, T)
+        losses.append(float(L))
+        for name in PARAMETER_NAMES:
+            params[name] -= lr * grads[name]
+    return losses
+
+
+def train(steps=5000, lr=0.2, seed=0, hidden=16, log_every=None, dtype=chainrule.float32):
+    """Fit sin with chainrule by full-batch gradient descent.
 
     Returns the loss before each step, plus the loss after the last one.
     With ``log_every``, prints the loss every that many steps.
     """
-    X, T = (chainrule.tensor(a, dtype=chainrule.float32) for a in sin_dataset())
+    X, T = (chainrule.tensor(a, dtype=dtype) for a in sin_dataset())
     params = {
-        name: chainrule.tensor(value, dtype=chainrule.float32, requires_grad=True)
+        name: chainrule.tensor(value, dtype=dtype, requires_grad=True)
         for name, value in init_params(seed, hidden).items()
     }
     losses = []
@@ -133,6 +149,31 @@ def train(steps=5000, lr=0.2, seed=0, hidden=16, log_every=None):
     return losses
 
 
+def train_with_modules(steps=5000, lr=0.2, seed=0, hidden=16, dtype=chainrule.float64):
+    """The same network from nn.Linear, nn.Tanh, nn.MSELoss and optim.SGD; the loss before each step.
+
+    ``0.5 * MSELoss`` is the seed network's loss: with one output per
+    example, the mean squared error is the mean over the batch of (Y - T)^2.
+    """
+    from chainrule import nn, optim
+
+    model = nn.Sequential(nn.Linear(1, hidden), nn.Tanh(), nn.Linear(hidden, 1)).to(dtype)
+    start = init_params(seed, hidden)
+    model.load_state_dict({"0.weight": start["W1"], "0.bias": start["b1"],
+                           "2.weight": start["W2"], "2.bias": start["b2"]})
+    mse = nn.MSELoss()
+    optimizer = optim.SGD(model.parameters(), lr=lr)
+    X, T = (chainrule.tensor(a, dtype=dtype) for a in sin_dataset())
+    losses = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        L = 0.5 * mse(model(X), T)
+        losses.append(L.item())
+        L.backward()
+        optimizer.step()
+    return losses
+
+
 def max_gradient_difference(params, X, T):
     """The largest absolute difference between the hand-written and autograd gradients."""
     _, by_hand = manual_gradients(params, X, T)
@@ -149,10 +190,14 @@ def main():
 
     X, T = sin_dataset()
     difference = max_gradient_difference(init_params(), X, T)
+    curves = [train_by_hand(steps=200), train(steps=200, dtype=chainrule.float64)[:-1], train_with_modules(steps=200)]
+    spread = max(abs(a - b) / b for a, b in zip(curves[1] + curves[2], curves[0] + curves[0]))
     print()
     print(f"trained {steps} steps in {seconds:.1f} s")
     print(f"loss: {losses[0]:.4f} at the start, {losses[-1]:.6f} at the end ({losses[0] / losses[-1]:.0f}x lower)")
     print(f"largest difference between hand-written and autograd gradients (float64): {difference:.1e}")
+    print(f"training curves by hand, by autograd and with nn.Linear + optim.SGD over 200 steps (float64): "
+          f"largest relative difference {spread:.1e}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ import sys
 import numpy
 import pytest
 
+import chainrule
+
 EXAMPLE_PATH = pathlib.Path(__file__).resolve().parents[1] / "examples" / "seed_network.py"
 
 
@@ -60,3 +62,13 @@ def test_script_runs_and_prints_a_falling_loss():
     assert all(later < earlier for earlier, later in zip(logged, logged[1:])), logged
     assert logged[-1] < logged[0] / 100
     assert "gradients" in result.stdout
+
+
+def test_three_versions_follow_the_same_training_curve():
+    """By hand in NumPy, with chainrule's autograd, and from nn.Linear + nn.MSELoss + optim.SGD."""
+    by_hand = seed_network.train_by_hand(steps=100)
+    by_autograd = seed_network.train(steps=100, dtype=chainrule.float64)[:-1]
+    with_modules = seed_network.train_with_modules(steps=100)
+    numpy.testing.assert_allclose(by_autograd, by_hand, rtol=1e-12)
+    numpy.testing.assert_allclose(with_modules, by_hand, rtol=1e-12)
+    assert by_hand[-1] < by_hand[0] / 5
