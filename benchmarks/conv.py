@@ -33,18 +33,16 @@ Usage::
 substring of the case name, e.g. ``"W4 conv2"``) and prints the top entries.
 """
 import argparse
-import cProfile
 import gc
 import os
-import pstats
 import statistics
-import time
 import types
 
 import numpy
 import torch
 
 import chainrule
+import timing
 from chainrule.nn import Flatten, Linear, ReLU, Sequential, Unflatten
 from chainrule.nn.conv import Conv1d, Conv2d
 from chainrule.nn.pooling import MaxPool2d
@@ -53,7 +51,6 @@ from chainrule.nn.pooling import MaxPool2d
 CHAINRULE_NN = types.SimpleNamespace(Conv1d=Conv1d, Conv2d=Conv2d, MaxPool2d=MaxPool2d, Flatten=Flatten,
                                      Linear=Linear, ReLU=ReLU, Sequential=Sequential, Unflatten=Unflatten)
 
-SETTLE_SECONDS = 0.2
 
 
 def layer_cases():
@@ -125,49 +122,9 @@ def build_cases(rng):
     return cases
 
 
-def settle():
-    gc.collect()
-    time.sleep(SETTLE_SECONDS)
-
-
-def calls_per_block(run, block_seconds):
-    for _ in range(3):
-        run()
-    settle()
-    start = time.perf_counter()
-    run()
-    return max(1, round(block_seconds / max(time.perf_counter() - start, 1e-9)))
-
-
-def time_block(run, calls):
-    settle()
-    start = time.perf_counter()
-    for _ in range(calls):
-        run()
-    return (time.perf_counter() - start) / calls
-
-
-def measure(runs, repeats, block_seconds):
-    calls = {name: calls_per_block(run, block_seconds) for name, run in runs.items()}
-    seconds = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            seconds[name].append(time_block(run, calls[name]))
-    ratios = [ours / theirs for ours, theirs in zip(seconds["chainrule"], seconds["pytorch"])]
-    return {name: statistics.median(s) for name, s in seconds.items()}, statistics.median(ratios)
-
-
-def profile(cases, pattern):
+def profile_case(cases, pattern):
     name, runs = next((name, runs) for name, runs in cases if pattern in name)
-    run = runs["chainrule"]
-    run()
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(20):
-        run()
-    profiler.disable()
-    print(f"cProfile of 20 chainrule runs of {name}")
-    pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+    timing.profile(runs["chainrule"], 20, f"chainrule {name}")
 
 
 def main():
@@ -187,7 +144,7 @@ def main():
     gc.collect()
     gc.freeze()
     if args.profile:
-        profile(cases, args.profile)
+        profile_case(cases, args.profile)
         return
     print(f"numpy {numpy.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
           f"{os.cpu_count()} CPUs, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}, "
@@ -196,7 +153,9 @@ def main():
     print(header)
     print("-" * len(header))
     for name, runs in cases:
-        medians, ratio = measure(runs, repeats, block_seconds)
+        seconds = timing.interleave(runs, repeats, block_seconds)
+        medians = {name: statistics.median(s) for name, s in seconds.items()}
+        ratio = statistics.median(timing.ratios(seconds, "chainrule", "pytorch"))
         print(f"{name:46s} {medians['chainrule'] * 1e3:13.3f} {medians['pytorch'] * 1e3:11.3f} {ratio:18.2f}",
               flush=True)
 

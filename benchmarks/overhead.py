@@ -51,17 +51,16 @@ import os
 import pathlib
 import platform
 import statistics
-import time
 
 import numpy
 import torch
 
 import chainrule
+import timing
 
 CHAIN_LENGTH = 1000
 MATMUL_SIZE = 256
 MATMUL_DEPTH = 8
-SETTLE_SECONDS = 0.2  # long enough for idle BLAS worker threads to stop spinning
 LEARNING_RATE = 0.05  # below the example's, so thousands of benchmark steps stay far from divergence
 
 FRAMEWORKS = ("chainrule", "pytorch", "numpy")
@@ -225,45 +224,16 @@ def matmul_case(rng):
 
 # ---------------------------------------------------------------- timing
 
-def settle():
-    gc.collect()
-    time.sleep(SETTLE_SECONDS)
-
-
-def calls_per_block(run, block_seconds):
-    """How many calls of ``run`` fill one block, after a warm-up."""
-    for _ in range(3):
-        run()
-    settle()
-    start = time.perf_counter()
-    run()
-    once = time.perf_counter() - start
-    return max(1, round(block_seconds / max(once, 1e-9)))
-
-
-def time_block(run, calls):
-    """Seconds per call over one block."""
-    settle()
-    start = time.perf_counter()
-    for _ in range(calls):
-        run()
-    return (time.perf_counter() - start) / calls
-
-
 def measure(case, repeats, block_seconds):
     name, unit, factor, runs = case
-    calls = {framework: calls_per_block(runs[framework], block_seconds) for framework in FRAMEWORKS}
-    seconds = {framework: [] for framework in FRAMEWORKS}
-    for _ in range(repeats):
-        for framework in FRAMEWORKS:
-            seconds[framework].append(time_block(runs[framework], calls[framework]))
-    ratios = [ours / theirs for ours, theirs in zip(seconds["chainrule"], seconds["pytorch"])]
+    seconds = timing.interleave({framework: runs[framework] for framework in FRAMEWORKS}, repeats, block_seconds)
+    ratios = timing.ratios(seconds, "chainrule", "pytorch")
 
     def in_unit(per_call):
         # A factor scales seconds per call; without one the unit is a rate.
         return per_call * factor if factor is not None else 1 / per_call
 
-    result = {"case": name, "unit": unit, "calls_per_block": calls,
+    result = {"case": name, "unit": unit,
               "ratio_chainrule_over_pytorch": statistics.median(ratios), "ratios": ratios}
     for framework in FRAMEWORKS:
         result[framework] = {

@@ -35,12 +35,12 @@ import gc
 import os
 import pstats
 import statistics
-import time
 
 import numpy
 import torch
 
 import chainrule
+import timing
 from chainrule.nn.linear import Linear
 from chainrule.nn.rnn import GRU
 
@@ -53,7 +53,6 @@ except ImportError:  # NOTE: before chainrule.ops.loss lands: the same loss in t
 
 BATCH, STEPS, HIDDEN, CLASSES = 100, 40, 6, 10
 LEARNING_RATE, MOMENTUM = 0.01, 0.9
-SETTLE_SECONDS = 0.2
 
 
 class TorchModel(torch.nn.Module):
@@ -186,37 +185,9 @@ def setup():
     }
 
 
-def settle():
-    gc.collect()
-    time.sleep(SETTLE_SECONDS)
-
-
-def time_block(run, calls):
-    settle()
-    start = time.perf_counter()
-    for _ in range(calls):
-        run()
-    return (time.perf_counter() - start) / calls
-
-
-def calls_per_block(run, block_seconds):
-    for _ in range(3):
-        run()
-    settle()
-    start = time.perf_counter()
-    run()
-    return max(1, round(block_seconds / max(time.perf_counter() - start, 1e-9)))
-
-
 def measure(runs, repeats, block_seconds):
-    calls = {name: calls_per_block(run, block_seconds) for name, run in runs.items()}
-    seconds = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            seconds[name].append(time_block(run, calls[name]))
-    ratios = {other: [ours / theirs for ours, theirs in zip(seconds["chainrule"], seconds[other])]
-              for other in ("pytorch", "numpy")}
-    return seconds, ratios
+    seconds = timing.interleave(runs, repeats, block_seconds)
+    return seconds, {other: timing.ratios(seconds, "chainrule", other) for other in ("pytorch", "numpy")}
 
 
 def profile(run, steps):

@@ -55,6 +55,25 @@ def test_diamond_graph_runs_each_node_once():
     numpy.testing.assert_allclose(x.grad.data, 2 * (numpy.cos(2.0) - numpy.sin(2.0) + 1))
 
 
+def test_a_path_that_sends_no_gradient_does_not_block_the_others():
+    class Stop(cr.Function):
+        saves_inputs = False
+
+        def forward(self, a):
+            return a.copy()
+
+        def backward(self, g):
+            return None
+
+    x = leaf([1.0, 2.0])
+    y = x * 3
+    (Stop.apply(y) + y * 2).sum().backward()
+    numpy.testing.assert_array_equal(x.grad.data, [6.0, 6.0])
+    z = leaf([1.0])
+    Stop.apply(z * 2).sum().backward()  # nothing reaches z, and nothing hangs
+    assert z.grad is None
+
+
 def test_unused_input_gets_no_gradient():
     x, unused = leaf([1.0]), leaf([2.0])
     (x * 2).sum().backward()

@@ -363,40 +363,54 @@ def _execute(roots, root_grads, retain_graph, create_graph, capture=None):
     with set_grad_enabled(create_graph):
         while ready:
             node = ready.pop()
-            grad = grads.pop(node)
-            hooks = node.__dict__.get("tensor_hooks")
-            if hooks:
-                grad = _run_hooks(hooks, grad)
-            retained = node.__dict__.get("retained")
-            if retained is not None and retained() is not None:
-                retained().grad = grad if create_graph else grad.detach()
-            if capture is not None and node in capture:
-                captured[capture[node]] = grad
-            if node.saves_inputs:
-                node.check_versions()
-            if _AnomalyMode.enabled:
-                input_grads = _checked_backward(node, grad)
+            grad = grads.pop(node, None)
+            if grad is None:
+                # Every path into this node sent None: it passes no gradient on,
+                # but its parents must still hear that this edge is done.
+                input_grads = ()
             else:
-                input_grads = node.backward(grad)
-            if type(input_grads) is not tuple:
-                input_grads = (input_grads,)
-            for parent, tensor, input_grad in zip(node.edges, node.inputs, input_grads):
-                if parent is None or input_grad is None:
+                input_grads = _node_backward(node, grad, create_graph, capture, captured)
+            for position, parent in enumerate(node.edges):
+                if parent is None:
                     continue
-                if input_grad.data.shape != tensor.data.shape or input_grad.data.dtype != tensor.data.dtype:
-                    input_grad = _conform(input_grad, tensor, node)
+                input_grad = input_grads[position] if position < len(input_grads) else None
+                if input_grad is not None:
+                    tensor = node.inputs[position]
+                    if input_grad.data.shape != tensor.data.shape or input_grad.data.dtype != tensor.data.dtype:
+                        input_grad = _conform(input_grad, tensor, node)
                 if isinstance(parent, Tensor):
-                    previous = leaf_grads.get(parent)
-                    leaf_grads[parent] = input_grad if previous is None else previous + input_grad
+                    if input_grad is not None:
+                        previous = leaf_grads.get(parent)
+                        leaf_grads[parent] = input_grad if previous is None else previous + input_grad
                     continue
-                previous = grads.get(parent)
-                grads[parent] = input_grad if previous is None else previous + input_grad
+                if input_grad is not None:
+                    previous = grads.get(parent)
+                    grads[parent] = input_grad if previous is None else previous + input_grad
                 dependencies[parent] -= 1
                 if dependencies[parent] == 0:
                     ready.append(parent)
             if not retain_graph:
                 node.release()
     return leaf_grads, captured
+
+
+def _node_backward(node, grad, create_graph, capture, captured):
+    """Run one node's hooks and backward; its input gradients as a tuple."""
+    hooks = node.__dict__.get("tensor_hooks")
+    if hooks:
+        grad = _run_hooks(hooks, grad)
+    retained = node.__dict__.get("retained")
+    if retained is not None and retained() is not None:
+        retained().grad = grad if create_graph else grad.detach()
+    if capture is not None and node in capture:
+        captured[capture[node]] = grad
+    if node.saves_inputs:
+        node.check_versions()
+    if _AnomalyMode.enabled:
+        input_grads = _checked_backward(node, grad)
+    else:
+        input_grads = node.backward(grad)
+    return input_grads if type(input_grads) is tuple else (input_grads,)
 
 
 def _conform(grad, tensor, node):
