@@ -144,3 +144,11 @@ def test_a_kill_during_a_save_leaves_the_previous_checkpoint_loadable(tmp_path):
     )
     assert subprocess.run([sys.executable, "-c", script]).returncode == -signal.SIGKILL
     numpy.testing.assert_array_equal(load_checkpoint(path)["w"], numpy.zeros(3))
+
+
+def test_early_stopping_restored_after_it_fired_keeps_the_run_stopped():
+    stopper = EarlyStopping("loss", patience=1)
+    stopper.load_state_dict({"best": 0.1, "wait": 1})
+    trainer = make_trainer(callbacks=[stopper])
+    history = trainer.fit(DataLoader(blobs(30), batch_size=10), epochs=5)
+    assert history == {} and trainer.step == 0

@@ -146,4 +146,4 @@ class DataLoader:
     def load_state_dict(self, state):
         """Make the next ``iter(loader)`` replay the saved epoch from the first batch not yet served."""
         self.sampler.load_state_dict(state["sampler"])
-        self.resume_from = state["batches_done"]
+        self.resume_from = self.batches_done = state["batches_done"]

@@ -73,6 +73,11 @@ class EarlyStopping(_Monitor):
         super().__init__(monitor, mode, min_delta)
         self.patience, self.wait = patience, 0
 
+    def on_train_begin(self, trainer):
+        # A run resumed from the checkpoint of the epoch that ended it stays ended.
+        if self.wait >= self.patience:
+            trainer.stop_training = True
+
     def on_epoch_end(self, trainer, epoch, logs):
         if self.improved(logs):
             self.wait = 0

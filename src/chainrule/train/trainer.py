@@ -11,6 +11,7 @@ from ..autograd import no_grad
 from ..nn.utils import clip_grad_norm_
 from ..ops.loss import cross_entropy
 from .checkpoint import load_checkpoint, save_checkpoint
+from .lr_find import lr_find
 from .metrics import METRICS, RunningMean
 
 
@@ -173,6 +174,21 @@ class Trainer:
         finally:
             self.model.train(was_training)
         return {name: mean.value for name, mean in running.items()}
+
+    def lr_find(self, loader, start_lr=1e-7, end_lr=10.0, num_steps=100, **options):
+        """The learning-rate range test: train while the lr grows exponentially from
+        ``start_lr`` to ``end_lr``, then put the model and optimiser back exactly.
+
+        Returns an ``LRFindResult`` (lrs, smoothed losses, ``suggested_lr``);
+        ``options`` are those of ``chainrule.train.lr_find.lr_find`` (``smoothing``,
+        ``diverge_factor``, ``plot_path``).
+
+        Example
+        -------
+        >>> result = trainer.lr_find(train_loader, plot_path="lr_find.png")
+        >>> result.suggested_lr
+        """
+        return lr_find(self, loader, start_lr, end_lr, num_steps, **options)
 
     # ---------------------------------------------------------------- checkpoints
 

@@ -1,0 +1,539 @@
+"""The command line: ``chainrule train | eval | predict | lr-find``.
+
+``chainrule train [CONFIG.toml]`` builds the data, model, loss, optimiser and
+schedule a config describes, trains them with the Trainer and fills a run
+directory::
+
+    config.toml             the config, every default filled in
+    manifest.json           seed, versions, BLAS, data hashes, source revision
+    metrics.jsonl           one line per epoch, written as the run goes
+    checkpoint.safetensors  the whole training state, every epoch (and every
+                            ``checkpoint_every`` steps): ``--resume`` continues from it
+    model.safetensors       the final weights
+    curves.png, report.md   loss and accuracy per epoch; the summary
+
+``chainrule eval RUN_DIR`` scores a run's model on the test set,
+``chainrule predict RUN_DIR INPUT.npy`` classifies new inputs, and
+``chainrule lr-find [CONFIG.toml]`` runs the learning-rate range test.
+See docs/cli.md.
+"""
+import argparse
+import dataclasses
+import datetime
+import functools
+import json
+import math
+import pathlib
+import sys
+import time
+
+import numpy
+
+from . import __version__
+from .autograd import no_grad
+from .creation import from_numpy
+from .data import DataLoader, TensorDataset, datasets, random_split
+from .files import atomic_write
+from .models import build_model
+from .ops.loss import cross_entropy
+from .optim import lr_scheduler
+from .random import manual_seed
+from .serialization import load, save
+from .train import Callback, CheckpointError, EarlyStopping, Trainer, confusion_matrix, load_checkpoint
+from .train.config import OPTIMIZERS, ConfigError, load_config
+from .train.manifest import ManifestRecord, compare_manifest, hash_arrays, make_manifest, read_manifest, write_manifest
+from .train.report import MetricsLog, plot_curves, write_report
+
+CONFIG_FILE = "config.toml"
+MANIFEST_FILE = "manifest.json"
+METRICS_FILE = "metrics.jsonl"
+CHECKPOINT_FILE = "checkpoint.safetensors"
+MODEL_FILE = "model.safetensors"
+CURVES_FILE = "curves.png"
+REPORT_FILE = "report.md"
+
+DATASETS = {"mnist1d": datasets.mnist1d, "digits": datasets.digits, "mnist": datasets.mnist,
+            "fashion_mnist": datasets.fashion_mnist}
+
+
+class CommandError(Exception):
+    """A problem the user can fix; printed as one line, without a traceback."""
+
+
+# ---------------------------------------------------------------- building a run from a config
+
+@dataclasses.dataclass
+class Run:
+    """Everything a config builds, ready to train."""
+    config: object
+    model: object
+    optimizer: object
+    scheduler: object
+    loss_fn: object
+    train_loader: DataLoader
+    val_loader: object  # a DataLoader, or None without a validation split
+    test_loader: DataLoader
+    data_info: dict
+
+
+def load_data(config):
+    """The dataset's arrays (``x``, ``y``, ``x_test``, ``y_test``)."""
+    name = config.data.name
+    try:
+        return DATASETS[name]()
+    except (ImportError, RuntimeError, OSError) as error:
+        raise CommandError(f"data {name!r}: {error}") from None
+
+
+def describe_data(config, arrays, train_size, validation_size):
+    """What the manifest records about the data, and what ``predict`` needs to check inputs."""
+    return {
+        "name": config.data.name,
+        "input_shape": list(arrays["x"].shape[1:]),
+        "num_classes": int(max(arrays["y"].max(), arrays["y_test"].max())) + 1,
+        "train_size": train_size, "validation_size": validation_size, "test_size": len(arrays["y_test"]),
+        "train_sha256": hash_arrays({"x": arrays["x"], "y": arrays["y"]}),
+        "test_sha256": hash_arrays({"x_test": arrays["x_test"], "y_test": arrays["y_test"]}),
+    }
+
+
+def make_loss(config):
+    """The loss function of ``[loss]``."""
+    if config.loss.label_smoothing:
+        return functools.partial(cross_entropy, label_smoothing=config.loss.label_smoothing)
+    return cross_entropy
+
+
+def make_optimizer(config, model):
+    """The optimiser of ``[optimizer]`` over the model's parameters."""
+    cls, _ = OPTIMIZERS[config.optimizer.name]
+    options = {key: tuple(value) if isinstance(value, list) else value
+               for key, value in config.optimizer.options.items()}
+    try:
+        return cls(model.parameters(), **options)
+    except (ValueError, TypeError) as error:
+        raise CommandError(f"{config.source}: [optimizer] {error}") from None
+
+
+def make_scheduler(config, optimizer, steps_per_epoch):
+    """The lr schedule of ``[schedule]``, or None; its length follows ``[train] epochs``."""
+    name, options, epochs = config.schedule.name, dict(config.schedule.options), config.train.epochs
+    per_batch = config.schedule.interval == "batch"
+    options.pop("interval", None)
+    steps = epochs * steps_per_epoch if per_batch else epochs
+    try:
+        if name == "none":
+            return None
+        if name == "step":
+            return lr_scheduler.StepLR(optimizer, **options)
+        if name == "multistep":
+            return lr_scheduler.MultiStepLR(optimizer, **options)
+        if name == "exponential":
+            return lr_scheduler.ExponentialLR(optimizer, **options)
+        if name == "cosine":
+            return lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps, **options)
+        if name == "onecycle":
+            max_lr = options.pop("max_lr", None) or optimizer.param_groups[0]["lr"]
+            return lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=steps, **options)
+        if name == "plateau":
+            return lr_scheduler.ReduceLROnPlateau(optimizer, **options)
+    except (ValueError, TypeError, KeyError) as error:
+        raise CommandError(f"{config.source}: [schedule] {error}") from None
+    raise CommandError(f"{config.source}: [schedule] no schedule named {name!r}")
+
+
+def build_run(config):
+    """Seed chainrule, load and split the data, build model, optimiser, schedule and loaders.
+
+    The same config always builds the same run (weights, split, shuffling),
+    which is what lets ``--resume`` rebuild a run and load its checkpoint.
+    """
+    manual_seed(config.train.seed)
+    arrays = load_data(config)
+    dataset = TensorDataset(arrays["x"], arrays["y"])
+    validation_size = int(round(len(dataset) * config.data.validation_fraction))
+    if validation_size:
+        # The split has a generator of its own, so it stays the same whatever else draws random numbers.
+        train_set, validation_set = random_split(dataset, [len(dataset) - validation_size, validation_size],
+                                                 generator=numpy.random.default_rng(config.train.seed))
+    else:
+        train_set, validation_set = dataset, None
+    data_info = describe_data(config, arrays, len(train_set), validation_size)
+    try:
+        model = build_model(config.model.name, data_info["input_shape"], data_info["num_classes"],
+                            **config.model.options)
+    except (ValueError, TypeError) as error:
+        raise CommandError(f"{config.source}: [model] {error}") from None
+    train_loader = DataLoader(train_set, batch_size=config.train.batch_size, shuffle=True)
+    evaluation_batch = config.train.eval_batch_size
+    optimizer = make_optimizer(config, model)
+    return Run(
+        config=config, model=model, optimizer=optimizer,
+        scheduler=make_scheduler(config, optimizer, len(train_loader)), loss_fn=make_loss(config),
+        train_loader=train_loader,
+        val_loader=DataLoader(validation_set, batch_size=evaluation_batch) if validation_set else None,
+        test_loader=DataLoader(TensorDataset(arrays["x_test"], arrays["y_test"]), batch_size=evaluation_batch),
+        data_info=data_info,
+    )
+
+
+# ---------------------------------------------------------------- train
+
+class EpochPrinter(Callback):
+    """One line per epoch on stdout: the metrics, the lr and the time."""
+
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        parts = [f"{key} {_format_metric(key, value)}" for key, value in logs.items() if key not in ("lr", "seconds")]
+        print(f"epoch {epoch + 1}/{self.epochs}: {', '.join(parts)}, lr {logs['lr']:.3g}, {logs['seconds']:.2f} s",
+              flush=True)
+
+
+def _format_metric(key, value):
+    return f"{value:.2%}" if "accuracy" in key or "top5" in key else f"{value:.4f}"
+
+
+def _new_run_dir(config):
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = pathlib.Path("runs") / f"{config.name}-{stamp}"
+    run_dir, suffix = base, 1
+    while run_dir.exists():
+        suffix += 1
+        run_dir = base.with_name(f"{base.name}-{suffix}")
+    return run_dir
+
+
+def _warn(command, message):
+    print(f"chainrule {command}: warning: {message}", file=sys.stderr, flush=True)
+
+
+def _prepare_resume(args):
+    """The config and run directory of the run ``--resume`` continues, with ``--epochs`` applied."""
+    if args.config is not None:
+        raise CommandError(f"--resume continues {args.resume} with its own {CONFIG_FILE}; do not pass a config file")
+    if args.seed is not None:
+        raise CommandError("--seed cannot change when resuming: the run's seed fixed its weights and data order")
+    if args.out is not None:
+        raise CommandError("--resume writes into the run directory it continues; do not pass --out")
+    run_dir = pathlib.Path(args.resume)
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise CommandError(f"{run_dir}: not a run directory (it has no {CONFIG_FILE})")
+    config = load_config(run_dir / CONFIG_FILE)
+    config = dataclasses.replace(config, name=run_dir.name)
+    if args.epochs is not None and args.epochs != config.train.epochs:
+        if config.schedule.name in ("cosine", "onecycle"):
+            raise CommandError(f"--epochs: the {config.schedule.name} schedule of {run_dir} was built for "
+                               f"{config.train.epochs} epochs and cannot be stretched; start a new run instead")
+        config = config.with_overrides("--epochs", epochs=args.epochs)
+    return config, run_dir
+
+
+def _prepare_new(args):
+    config = load_config(args.config).with_overrides("the command line", epochs=args.epochs, seed=args.seed)
+    if args.out is None:
+        return config, _new_run_dir(config)
+    run_dir = pathlib.Path(args.out)
+    if (run_dir / CONFIG_FILE).exists() or (run_dir / CHECKPOINT_FILE).exists():
+        raise CommandError(f"{run_dir} already holds a run; continue it with --resume {run_dir} "
+                           f"or choose another --out")
+    return config, run_dir
+
+
+def command_train(args):
+    config, run_dir = _prepare_resume(args) if args.resume else _prepare_new(args)
+    run = build_run(config)
+    current_manifest = manifest = make_manifest(config, run.data_info)
+    checkpoint = run_dir / CHECKPOINT_FILE
+    resume_from = None
+    if args.resume:
+        if checkpoint.exists():
+            resume_from = checkpoint
+        else:
+            _warn("train", f"{run_dir} has no {CHECKPOINT_FILE} yet; starting the run from the beginning")
+        saved = read_manifest(run_dir / MANIFEST_FILE)
+        if saved is not None:
+            # The manifest keeps describing where the run started; each resume
+            # in a different environment (or with other --epochs) is noted in it.
+            differences = compare_manifest(saved, current_manifest)
+            if differences:
+                saved.setdefault("resumed", []).append({"at": current_manifest["created"],
+                                                        "differences": differences})
+            manifest = saved
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_write(run_dir / CONFIG_FILE, "w") as f:
+        f.write(config.to_toml())
+    write_manifest(run_dir / MANIFEST_FILE, manifest)
+
+    callbacks = [ManifestRecord(current_manifest, lambda message: _warn("train", message)),
+                 MetricsLog(run_dir / METRICS_FILE)]
+    if args.progress:
+        callbacks.append(EpochPrinter(config.train.epochs))
+    if config.train.early_stopping_patience:
+        callbacks.append(EarlyStopping("val_loss" if run.val_loader else "loss",
+                                       patience=config.train.early_stopping_patience))
+    trainer = Trainer(run.model, run.optimizer, run.loss_fn, run.scheduler,
+                      scheduler_interval=config.schedule.interval,
+                      clip_grad_norm=config.train.clip_grad_norm or None, callbacks=callbacks,
+                      progress=args.progress, checkpoint_path=checkpoint,
+                      checkpoint_every=config.train.checkpoint_every or None)
+    started = time.perf_counter()
+    print(f"training {config.model.name} on {config.data.name} ({run.data_info['train_size']:,} samples, "
+          f"{run.data_info['validation_size']:,} for validation) into {run_dir}", flush=True)
+    try:
+        trainer.fit(run.train_loader, run.val_loader, epochs=config.train.epochs, resume_from=resume_from)
+    except FloatingPointError as error:
+        raise CommandError(f"{error}; the last good checkpoint is in {run_dir}") from None
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; continue with: chainrule train --resume {run_dir}", file=sys.stderr)
+        return 130
+    test = trainer.evaluate(run.test_loader)
+    test["samples"] = run.data_info["test_size"]
+    _finish_run(run_dir, config, run, trainer, test, manifest)
+    history, elapsed = trainer.history, time.perf_counter() - started
+    seconds = history.get("seconds", [])
+    per_epoch = f" ({sum(seconds) / len(seconds):.2f} s per epoch)" if seconds else ""
+    print(f"test accuracy {test['accuracy']:.2%}, test loss {test['loss']:.4f} ({test['samples']:,} samples)")
+    print(f"{len(seconds)} epochs in {sum(seconds):.1f} s{per_epoch}; this command took {elapsed:.1f} s")
+    print(f"run directory: {run_dir} (see {run_dir / REPORT_FILE})")
+    return 0
+
+
+def _finish_run(run_dir, config, run, trainer, test, manifest):
+    """Write the final weights, the curves and the report."""
+    save(run.model.state_dict(), run_dir / MODEL_FILE,
+         metadata={"chainrule.manifest": json.dumps(manifest), "chainrule.config": config.to_toml()})
+    summary = [f"Model: {config.model.name} ({sum(p.numel() for p in run.model.parameters()):,} parameters), "
+               f"data: {config.data.name} ({run.data_info['train_size']:,} training, "
+               f"{run.data_info['validation_size']:,} validation samples), seed {config.train.seed}",
+               f"Optimiser: {config.optimizer.name} (lr {config.optimizer.options['lr']:g}), "
+               f"schedule: {config.schedule.name}, batch size {config.train.batch_size}"]
+    curves = CURVES_FILE if plot_curves(trainer.history, run_dir / CURVES_FILE, title=run_dir.name) else None
+    if curves is None:
+        summary.append(f"{CURVES_FILE} was not drawn: matplotlib is not installed "
+                       f"(pip install 'chainrule[plots]')")
+    files = [(CONFIG_FILE, "the config, every default filled in"),
+             (MANIFEST_FILE, "seed, versions, BLAS, data hashes, source revision"),
+             (METRICS_FILE, "one JSON line per epoch"),
+             (CHECKPOINT_FILE, "the training state, for `chainrule train --resume`"),
+             (MODEL_FILE, "the final weights")]
+    if curves:
+        files.append((CURVES_FILE, "loss and accuracy per epoch"))
+    write_report(run_dir / REPORT_FILE, trainer.history, test, summary, files, curves)
+
+
+# ---------------------------------------------------------------- eval and predict
+
+def _run_config(run_dir):
+    """The config saved in a run directory."""
+    run_dir = pathlib.Path(run_dir)
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise CommandError(f"{run_dir}: not a run directory (it has no {CONFIG_FILE})")
+    return load_config(run_dir / CONFIG_FILE)
+
+
+def _run_manifest(run_dir):
+    try:
+        return read_manifest(pathlib.Path(run_dir) / MANIFEST_FILE)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+
+
+def _run_model(run_dir, config, input_shape, num_classes):
+    """The trained model of a run directory, in eval mode, and the file its weights came from:
+    ``model.safetensors``, or the checkpoint of a run that has not finished."""
+    run_dir = pathlib.Path(run_dir)
+    try:
+        model = build_model(config.model.name, input_shape, num_classes, **config.model.options)
+    except (ValueError, TypeError) as error:
+        raise CommandError(f"{run_dir / CONFIG_FILE}: [model] {error}") from None
+    if (run_dir / MODEL_FILE).exists():
+        weights, source = load(run_dir / MODEL_FILE), MODEL_FILE
+    elif (run_dir / CHECKPOINT_FILE).exists():
+        weights, source = load_checkpoint(run_dir / CHECKPOINT_FILE)["model"], CHECKPOINT_FILE
+    else:
+        raise CommandError(f"{run_dir}: has neither {MODEL_FILE} nor {CHECKPOINT_FILE}; the run has not "
+                           f"finished an epoch yet")
+    try:
+        model.load_state_dict(weights)
+    except (KeyError, ValueError) as error:
+        raise CommandError(f"{run_dir / source}: does not fit the model its config describes ({error})") from None
+    model.eval()
+    return model, source
+
+
+@no_grad()
+def _logits(model, inputs, batch_size):
+    """The model's outputs for an array of inputs, computed batch by batch."""
+    outputs = [model(from_numpy(inputs[start:start + batch_size])).data
+               for start in range(0, len(inputs), batch_size)]
+    return numpy.concatenate(outputs)
+
+
+def _softmax(logits):
+    shifted = numpy.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def command_eval(args):
+    config = _run_config(args.run_dir)
+    manifest = _run_manifest(args.run_dir)
+    arrays = load_data(config)
+    validation_size = int(round(len(arrays["y"]) * config.data.validation_fraction))
+    data_info = describe_data(config, arrays, len(arrays["y"]) - validation_size, validation_size)
+    model, source = _run_model(args.run_dir, config, data_info["input_shape"], data_info["num_classes"])
+    if manifest is None:
+        _warn("eval", f"{args.run_dir} has no {MANIFEST_FILE}; cannot check the environment against the run's")
+    else:
+        for difference in compare_manifest(manifest, make_manifest(config, data_info)):
+            _warn("eval", f"the environment differs from the run's: {difference}")
+    if source != MODEL_FILE:
+        _warn("eval", f"{args.run_dir} has no {MODEL_FILE} (the run has not finished); "
+                      f"evaluating the weights of its {CHECKPOINT_FILE}")
+    logits = _logits(model, arrays["x_test"], config.train.eval_batch_size)
+    targets = arrays["y_test"]
+    loss = make_loss(config)(from_numpy(logits), from_numpy(targets)).item()
+    predictions = logits.argmax(axis=1)
+    accuracy = float((predictions == targets).mean())
+    counts = confusion_matrix(predictions, targets, data_info["num_classes"])
+    print(f"test loss {loss:.4f}, test accuracy {accuracy:.2%} ({len(targets):,} samples of {config.data.name})")
+    print("confusion matrix (rows: true class, columns: predicted class):")
+    print(_format_matrix(counts))
+    return 0
+
+
+def _format_matrix(counts):
+    width = max(len(str(counts.max())), len(str(len(counts) - 1)), 3)
+    header = " " * (width + 2) + " ".join(f"{j:>{width}}" for j in range(counts.shape[1]))
+    rows = [f"{i:>{width}}: " + " ".join(f"{n:>{width}}" for n in row) for i, row in enumerate(counts)]
+    return "\n".join([header, *rows])
+
+
+def command_predict(args):
+    config = _run_config(args.run_dir)
+    manifest = _run_manifest(args.run_dir)
+    if manifest is None:
+        raise CommandError(f"{args.run_dir}: has no {MANIFEST_FILE}, which records the model's input shape")
+    input_shape = tuple(manifest["data"]["input_shape"])
+    model, _ = _run_model(args.run_dir, config, input_shape, manifest["data"]["num_classes"])
+    try:
+        inputs = numpy.load(args.input, allow_pickle=False)
+    except FileNotFoundError:
+        raise CommandError(f"{args.input}: no such file") from None
+    except (OSError, ValueError, EOFError) as error:
+        raise CommandError(f"{args.input}: not a readable .npy array ({error or type(error).__name__})") from None
+    if inputs.dtype.kind not in "biuf":
+        raise CommandError(f"{args.input}: holds {inputs.dtype} values; the model takes numbers")
+    if inputs.shape == input_shape:
+        inputs = inputs[None]
+    elif inputs.shape[1:] != input_shape:
+        shape = ", ".join(str(n) for n in input_shape)
+        raise CommandError(f"{args.input}: has shape {inputs.shape}, but the model of {args.run_dir} takes "
+                           f"samples of shape {input_shape} ({config.data.name}); give an array of shape "
+                           f"(N, {shape}) or ({shape}{',' if len(input_shape) == 1 else ''})")
+    logits = _logits(model, inputs.astype(numpy.float32), config.train.eval_batch_size)
+    probabilities = _softmax(logits.astype(numpy.float64)).astype(numpy.float32)
+    print("\n".join(str(c) for c in logits.argmax(axis=1)))
+    if args.output:
+        with atomic_write(args.output) as f:
+            numpy.save(f, probabilities)
+        print(f"probabilities ({probabilities.shape[0]} x {probabilities.shape[1]}) written to {args.output}",
+              file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------- lr-find
+
+def command_lr_find(args):
+    config = load_config(args.config)
+    run = build_run(config)
+    out = pathlib.Path(args.out) if args.out else pathlib.Path("runs") / (
+        f"{config.name}-lr-find-{datetime.datetime.now():%Y%m%d-%H%M%S}")
+    out.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(run.model, run.optimizer, run.loss_fn, clip_grad_norm=config.train.clip_grad_norm or None,
+                      progress=False)
+    if args.start_lr >= args.end_lr:
+        raise CommandError(f"--start-lr {args.start_lr:g} must be below --end-lr {args.end_lr:g}")
+    if args.steps < 2:
+        raise CommandError(f"--steps must be at least 2, got {args.steps}")
+    result = trainer.lr_find(run.train_loader, start_lr=args.start_lr, end_lr=args.end_lr, num_steps=args.steps)
+    drawn = result.plot(out / "lr_find.png")
+    with atomic_write(out / "lr_find.json", "w") as f:
+        json.dump({"lrs": result.lrs, "losses": result.losses, "raw_losses": result.raw_losses,
+                   "suggested_lr": result.suggested_lr, "diverged": result.diverged}, f, indent=1)
+    ending = f"the loss diverged at lr {result.lrs[-1]:.3g}" if result.diverged \
+        else f"swept up to lr {result.lrs[-1]:.3g} without divergence"
+    print(f"{len(result.lrs)} steps from lr {result.lrs[0]:.3g}; {ending}")
+    print(f"suggested lr: {result.suggested_lr:.3g} (where the smoothed loss falls fastest)")
+    if drawn:
+        print(f"plot: {out / 'lr_find.png'}")
+    else:
+        print("no plot: matplotlib is not installed (pip install 'chainrule[plots]')")
+    return 0
+
+
+# ---------------------------------------------------------------- the parser
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text):
+    value = float(text)
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def build_parser():
+    """The argparse parser of the ``chainrule`` command."""
+    parser = argparse.ArgumentParser(prog="chainrule", description="Train, evaluate and use chainrule models "
+                                     "from TOML configs. See docs/cli.md.")
+    parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a model from a config into a run directory",
+                                description="Train from CONFIG (the default MNIST-1D CNN recipe without one) "
+                                            "into a run directory.")
+    train.add_argument("config", nargs="?", metavar="CONFIG.toml", help="the config; omit for the default")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its checkpoint")
+    train.add_argument("--epochs", type=_positive_int, metavar="N", help="override [train] epochs")
+    train.add_argument("--seed", type=int, metavar="S", help="override [train] seed")
+    train.add_argument("--out", metavar="DIR", help="the run directory (default runs/<config>-<timestamp>)")
+    train.add_argument("--no-progress", dest="progress", action="store_false",
+                       help="no progress bar and no line per epoch")
+    train.set_defaults(handler=command_train)
+
+    evaluate = commands.add_parser("eval", help="test-set loss, accuracy and confusion matrix of a run")
+    evaluate.add_argument("run_dir", metavar="RUN_DIR")
+    evaluate.set_defaults(handler=command_eval)
+
+    predict = commands.add_parser("predict", help="classify the inputs in a .npy file with a run's model")
+    predict.add_argument("run_dir", metavar="RUN_DIR")
+    predict.add_argument("input", metavar="INPUT.npy", help="one sample, or a batch of samples along dim 0")
+    predict.add_argument("--output", metavar="OUT.npy", help="also write the class probabilities (N, classes)")
+    predict.set_defaults(handler=command_predict)
+
+    find = commands.add_parser("lr-find", help="the learning-rate range test for a config")
+    find.add_argument("config", nargs="?", metavar="CONFIG.toml", help="the config; omit for the default")
+    find.add_argument("--out", metavar="DIR",
+                      help="where to write lr_find.png (default runs/<config>-lr-find-<timestamp>)")
+    find.add_argument("--start-lr", type=_positive_float, default=1e-7, metavar="LR")
+    find.add_argument("--end-lr", type=_positive_float, default=10.0, metavar="LR")
+    find.add_argument("--steps", type=_positive_int, default=100, metavar="N")
+    find.set_defaults(handler=command_lr_find)
+    return parser
+
+
+def main(argv=None):
+    """Run the ``chainrule`` command with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ConfigError, CommandError, CheckpointError, FloatingPointError) as error:
+        print(f"chainrule {args.command}: error: {error}", file=sys.stderr)
+        return 1

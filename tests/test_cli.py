@@ -1,0 +1,371 @@
+"""The command line end to end: train a tiny config, read its run directory, eval, predict,
+resume finished and killed runs, lr-find, and the errors a user meets."""
+import contextlib
+import io
+import json
+import shutil
+import signal
+import subprocess
+import sys
+
+import numpy
+import pytest
+
+import chainrule
+from chainrule.cli import main, make_optimizer, make_scheduler
+from chainrule.data.datasets import mnist1d
+from chainrule.models import build_model
+from chainrule.train import load_checkpoint
+from chainrule.train.config import load_config, loads_config
+from chainrule.train.manifest import hash_arrays
+from chainrule.train.report import read_metrics
+
+# 3,200 training signals in batches of 400: 8 steps an epoch, a checkpoint every 3 steps.
+TINY = """\
+[data]
+name = "mnist1d"
+validation_fraction = 0.2
+
+[model]
+name = "mlp"
+hidden = [32]
+
+[optimizer]
+name = "adam"
+lr = 0.01
+
+[schedule]
+name = "cosine"
+interval = "batch"
+
+[train]
+epochs = 3
+batch_size = 400
+checkpoint_every = 3
+"""
+
+RUN_FILES = ["checkpoint.safetensors", "config.toml", "manifest.json", "metrics.jsonl", "model.safetensors",
+             "report.md"]
+
+
+def run_main(*argv):
+    """``main(argv)``'s exit status, stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main([str(a) for a in argv])
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """MNIST-1D generated into a temporary CHAINRULE_DATA, for every test here and their subprocesses."""
+    root = tmp_path_factory.mktemp("data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CHAINRULE_DATA", str(root))
+        yield mnist1d()
+
+
+@pytest.fixture(scope="module")
+def config_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("configs") / "tiny.toml"
+    path.write_text(TINY)
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished(data, config_path, tmp_path_factory):
+    """A tiny run trained to the end, uninterrupted: (run directory, stdout)."""
+    run_dir = tmp_path_factory.mktemp("runs") / "finished"
+    status, out, err = run_main("train", config_path, "--out", run_dir)
+    assert status == 0, err
+    return run_dir, out
+
+
+def weights(path):
+    return {name: tensor.data for name, tensor in chainrule.load(path).items()}
+
+
+def model_of(run_dir):
+    model = build_model("mlp", (40,), 10, hidden=[32])
+    model.load_state_dict(chainrule.load(run_dir / "model.safetensors"))
+    model.eval()
+    return model
+
+
+def without_seconds(rows):
+    return [{key: value for key, value in row.items() if key != "seconds"} for row in rows]
+
+
+def test_train_fills_the_run_directory(finished, data, config_path):
+    run_dir, out = finished
+    assert sorted(p.name for p in run_dir.iterdir() if p.name != "curves.png") == RUN_FILES
+    config = load_config(run_dir / "config.toml")
+    assert config.to_dict() == load_config(config_path).to_dict()
+
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["seed"] == 0 and manifest["config"] == config.to_dict()
+    assert manifest["data"]["train_sha256"] == hash_arrays({"x": data["x"], "y": data["y"]})
+    assert (manifest["data"]["train_size"], manifest["data"]["validation_size"]) == (3200, 800)
+    assert manifest["data"]["input_shape"] == [40] and manifest["data"]["num_classes"] == 10
+    assert manifest["versions"]["numpy"] == numpy.__version__
+
+    rows = read_metrics(run_dir / "metrics.jsonl")
+    assert [row["epoch"] for row in rows] == [1, 2, 3]
+    for row in rows:  # the line printed for each epoch
+        assert (f"epoch {row['epoch']}/3: loss {row['loss']:.4f}, accuracy {row['accuracy']:.2%}, "
+                f"val_loss {row['val_loss']:.4f}, val_accuracy {row['val_accuracy']:.2%}, lr {row['lr']:.3g}") in out
+    assert all(set(row) == {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"} for row in rows)
+    assert rows[-1]["loss"] < rows[0]["loss"]
+
+    checkpoint = load_checkpoint(run_dir / "checkpoint.safetensors")
+    assert (checkpoint["epoch"], checkpoint["step"]) == (3, 24)
+    assert checkpoint["history"]["loss"] == [row["loss"] for row in rows]
+    final = weights(run_dir / "model.safetensors")
+    assert final.keys() == checkpoint["model"].keys()
+    for name in final:
+        numpy.testing.assert_array_equal(final[name], checkpoint["model"][name])
+    embedded = chainrule.serialization.load_metadata(run_dir / "model.safetensors")
+    assert json.loads(embedded["chainrule.manifest"]) == manifest
+
+    # The printed test accuracy is the saved model's, recomputed here from scratch.
+    logits = model_of(run_dir)(chainrule.tensor(data["x_test"])).data
+    accuracy = (logits.argmax(1) == data["y_test"]).mean()
+    assert 0.2 < accuracy < 1
+    assert f"test accuracy {accuracy:.2%}" in out and f"run directory: {run_dir}" in out
+    report = (run_dir / "report.md").read_text()
+    assert f"**Test accuracy {accuracy:.2%}**" in report and "| 3 |" in report
+    if (run_dir / "curves.png").exists():
+        assert (run_dir / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    else:
+        assert "curves.png was not drawn: matplotlib is not installed" in report
+
+
+def test_eval_prints_loss_accuracy_and_the_confusion_matrix(finished, data):
+    run_dir, train_out = finished
+    status, out, err = run_main("eval", run_dir)
+    assert status == 0
+    assert not [line for line in err.splitlines() if "differs" in line and "source." not in line]
+    accuracy_line = next(line for line in out.splitlines() if line.startswith("test loss"))
+    accuracy = float(accuracy_line.split("test accuracy ")[1].split("%")[0]) / 100
+    assert f"test accuracy {accuracy:.2%}" in train_out
+    matrix_lines = out.split("predicted class):\n")[1].splitlines()
+    counts = numpy.array([[int(n) for n in line.split(":")[1].split()] for line in matrix_lines[1:]])
+    assert counts.shape == (10, 10) and counts.sum() == 1000
+    numpy.testing.assert_array_equal(counts.sum(axis=1), numpy.bincount(data["y_test"], minlength=10))
+    assert numpy.trace(counts) / 1000 == pytest.approx(accuracy, abs=5e-5)
+
+
+def test_eval_warns_when_the_environment_differs(finished, tmp_path):
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished[0], run_dir)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest["versions"]["numpy"] = "0.0.1"
+    manifest["blas"]["threads"] = 97
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    status, out, err = run_main("eval", run_dir)
+    assert status == 0 and "test accuracy" in out
+    assert f"warning: the environment differs from the run's: versions.numpy: 0.0.1 -> {numpy.__version__}" in err
+    assert "blas.threads: 97 -> " in err
+
+
+def test_predict_prints_classes_and_writes_probabilities(finished, data, tmp_path):
+    run_dir = finished[0]
+    numpy.save(tmp_path / "inputs.npy", data["x_test"][:7])
+    status, out, err = run_main("predict", run_dir, tmp_path / "inputs.npy", "--output", tmp_path / "p.npy")
+    assert status == 0
+    expected = model_of(run_dir)(chainrule.tensor(data["x_test"][:7])).data
+    assert [int(line) for line in out.split()] == expected.argmax(1).tolist()
+    probabilities = numpy.load(tmp_path / "p.npy")
+    assert probabilities.shape == (7, 10) and probabilities.dtype == numpy.float32
+    numpy.testing.assert_allclose(probabilities.sum(1), 1, rtol=1e-6)
+    shifted = numpy.exp(expected - expected.max(1, keepdims=True))
+    numpy.testing.assert_allclose(probabilities, shifted / shifted.sum(1, keepdims=True), rtol=1e-5, atol=1e-7)
+
+    numpy.save(tmp_path / "one.npy", data["x_test"][3].astype(numpy.float64))
+    status, out, _ = run_main("predict", run_dir, tmp_path / "one.npy")
+    assert status == 0 and out.split() == [str(expected[3].argmax())]
+
+
+def test_predict_explains_an_input_of_the_wrong_shape(finished, tmp_path):
+    numpy.save(tmp_path / "bad.npy", numpy.zeros((5, 39), dtype=numpy.float32))
+    status, out, err = run_main("predict", finished[0], tmp_path / "bad.npy")
+    assert status == 1 and out == ""
+    assert "bad.npy: has shape (5, 39), but the model of" in err
+    assert "takes samples of shape (40,) (mnist1d); give an array of shape (N, 40) or (40,)" in err
+    (tmp_path / "empty.npy").write_bytes(b"")
+    status, _, err = run_main("predict", finished[0], tmp_path / "empty.npy")
+    assert status == 1 and "empty.npy: not a readable .npy array" in err
+
+
+def test_resuming_a_finished_run_changes_nothing(finished, tmp_path):
+    run_dir = tmp_path / "again"
+    shutil.copytree(finished[0], run_dir)
+    (run_dir / "model.safetensors").unlink()
+    status, out, err = run_main("train", "--resume", run_dir, "--no-progress")
+    assert status == 0, err
+    before, after = weights(finished[0] / "model.safetensors"), weights(run_dir / "model.safetensors")
+    for name in before:
+        numpy.testing.assert_array_equal(before[name], after[name])
+    assert read_metrics(run_dir / "metrics.jsonl") == read_metrics(finished[0] / "metrics.jsonl")
+
+
+KILL_AT_SECOND_EPOCH_END = """
+import os, signal, sys
+from chainrule.train import Trainer
+from chainrule.cli import main, make_optimizer, make_scheduler
+
+save = Trainer.save_checkpoint
+
+def save_or_die(self, path):
+    # Die after epoch 2 was logged to metrics.jsonl, before its checkpoint: the
+    # last checkpoint is then the one of step 15, in the middle of epoch 2.
+    if self.epoch == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    save(self, path)
+
+Trainer.save_checkpoint = save_or_die
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_a_killed_run_resumes_to_the_same_weights(finished, config_path, tmp_path):
+    run_dir = tmp_path / "killed"
+    killed = subprocess.run([sys.executable, "-c", KILL_AT_SECOND_EPOCH_END, "train", str(config_path),
+                             "--out", str(run_dir), "--no-progress"], capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert not (run_dir / "model.safetensors").exists()
+    assert len(read_metrics(run_dir / "metrics.jsonl")) == 2
+    checkpoint = load_checkpoint(run_dir / "checkpoint.safetensors")
+    assert (checkpoint["epoch"], checkpoint["step"]) == (1, 15)
+
+    # eval of an unfinished run falls back on its checkpoint
+    status, out, err = run_main("eval", run_dir)
+    assert status == 0 and "evaluating the weights of its checkpoint.safetensors" in err
+
+    status, out, err = run_main("train", "--resume", run_dir, "--no-progress")
+    assert status == 0, err
+    expected, resumed = weights(finished[0] / "model.safetensors"), weights(run_dir / "model.safetensors")
+    for name in expected:
+        numpy.testing.assert_array_equal(resumed[name], expected[name], err_msg=name)
+    assert without_seconds(read_metrics(run_dir / "metrics.jsonl")) == \
+        without_seconds(read_metrics(finished[0] / "metrics.jsonl"))
+
+
+def test_bad_configs_are_refused_before_anything_is_written(data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(TINY.replace("lr = 0.01", "lr = 0.01\nlrr = 0.1"))
+    status, out, err = run_main("train", bad)
+    assert status == 1
+    assert err.startswith(f"chainrule train: error: {bad}: [optimizer] unknown key 'lrr' for optimizer 'adam'")
+    bad.write_text(TINY.replace("epochs = 3", 'epochs = "three"'))
+    status, _, err = run_main("train", bad)
+    assert status == 1 and f"{bad}: [train] epochs must be an integer, got 'three'" in err
+    status, _, err = run_main("lr-find", tmp_path / "missing.toml")
+    assert status == 1 and "missing.toml: no such config file" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_command_line_mistakes(finished, config_path, tmp_path, capsys):
+    run_dir = finished[0]
+    status, _, err = run_main("train", config_path, "--resume", run_dir)
+    assert status == 1 and "do not pass a config file" in err
+    status, _, err = run_main("train", "--resume", run_dir, "--seed", "3")
+    assert status == 1 and "--seed cannot change when resuming" in err
+    status, _, err = run_main("train", config_path, "--out", run_dir)
+    assert status == 1 and f"{run_dir} already holds a run; continue it with --resume" in err
+    status, _, err = run_main("eval", tmp_path)
+    assert status == 1 and f"{tmp_path}: not a run directory (it has no config.toml)" in err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--epochs", "0"])
+    assert exit_info.value.code == 2 and "must be a positive integer" in capsys.readouterr().err
+
+
+def test_train_names_its_run_directory_takes_overrides_and_extends_on_resume(data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "stepped.toml").write_text(TINY.replace('name = "cosine"', 'name = "step"\nstep_size = 8'))
+    status, out, err = run_main("train", "stepped.toml", "--epochs", 1, "--seed", 4, "--no-progress")
+    assert status == 0, err
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert run_dir.name.startswith("stepped-") and len(run_dir.name) == len("stepped-20250101-120000")
+    config = load_config(run_dir / "config.toml")
+    assert (config.train.epochs, config.train.seed) == (1, 4)
+    assert len(read_metrics(run_dir / "metrics.jsonl")) == 1
+    assert json.loads((run_dir / "manifest.json").read_text())["seed"] == 4
+
+    status, out, err = run_main("train", "--resume", run_dir, "--epochs", 2, "--no-progress")
+    assert status == 0, err
+    assert "resuming in a different environment: config.train.epochs: 1 -> 2" in err
+    assert load_config(run_dir / "config.toml").train.epochs == 2
+    rows = read_metrics(run_dir / "metrics.jsonl")
+    assert [row["epoch"] for row in rows] == [1, 2]
+    # the lr is logged after each epoch's 8 batch steps: the schedule went on where it stopped
+    assert [row["lr"] for row in rows] == pytest.approx([1e-3, 1e-4])
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["config"]["train"]["epochs"] == 1  # where the run started
+    assert manifest["resumed"][0]["differences"] == ["config.train.epochs: 1 -> 2"]
+
+
+def test_a_cosine_run_cannot_be_stretched(finished):
+    status, _, err = run_main("train", "--resume", finished[0], "--epochs", 5)
+    assert status == 1 and "the cosine schedule of" in err and "was built for 3 epochs" in err
+
+
+def test_lr_find_writes_its_plot_and_prints_a_suggestion(data, config_path, tmp_path):
+    status, out, err = run_main("lr-find", config_path, "--out", tmp_path / "lr", "--steps", 40)
+    assert status == 0, err
+    result = json.loads((tmp_path / "lr" / "lr_find.json").read_text())
+    assert result["lrs"][0] == pytest.approx(1e-7) and len(result["lrs"]) <= 40
+    assert 1e-7 <= result["suggested_lr"] <= 10
+    assert f"suggested lr: {result['suggested_lr']:.3g}" in out
+    if "no plot" not in out:
+        assert (tmp_path / "lr" / "lr_find.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_python_dash_m_chainrule_help():
+    done = subprocess.run([sys.executable, "-m", "chainrule", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    for command in ("train", "eval", "predict", "lr-find"):
+        assert command in done.stdout
+
+
+MINIMAL = '[data]\nname = "mnist1d"\n[model]\nname = "logistic"\n[optimizer]\nname = "sgd"\nlr = 0.1\n'
+
+
+@pytest.mark.parametrize("schedule, steps, expected_lr", [
+    ('name = "none"', 4, 0.1),
+    ('name = "step"\nstep_size = 2\ngamma = 0.5', 4, 0.1 * 0.25),
+    ('name = "step"\nstep_size = 10\ninterval = "batch"', 20, 0.1 * 0.01),
+    ('name = "multistep"\nmilestones = [1, 3]', 4, 0.1 * 0.01),
+    ('name = "exponential"\ngamma = 0.9', 4, 0.1 * 0.9 ** 4),
+    ('name = "cosine"', 2, 0.05),  # half-way through 4 epochs
+    ('name = "cosine"\ninterval = "batch"\neta_min = 0.01', 20, 0.01),  # 4 epochs of 5 batches
+    ('name = "onecycle"', 6, 0.1),  # the peak, 30 % into 20 batches
+])
+def test_every_schedule_follows_the_length_of_the_run(schedule, steps, expected_lr):
+    config = loads_config(MINIMAL + "[schedule]\n" + schedule + "\n[train]\nepochs = 4\n")
+    optimizer = make_optimizer(config, chainrule.nn.Linear(2, 3))
+    scheduler = make_scheduler(config, optimizer, steps_per_epoch=5)
+    for _ in range(steps - (config.schedule.name == "onecycle")):
+        if scheduler is not None:
+            scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(expected_lr, abs=1e-12)
+
+
+def test_plateau_steps_on_the_metric():
+    config = loads_config(MINIMAL + '[schedule]\nname = "plateau"\npatience = 1\nfactor = 0.5\n')
+    optimizer = make_optimizer(config, chainrule.nn.Linear(2, 3))
+    scheduler = make_scheduler(config, optimizer, steps_per_epoch=5)
+    for loss in (1.0, 1.0, 1.0):
+        scheduler.step(loss)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "adamax", "nadam", "rmsprop", "adagrad"])
+def test_every_optimizer_builds_with_its_defaults(name):
+    config = loads_config(MINIMAL.replace('"sgd"\nlr = 0.1', f'"{name}"'))
+    optimizer = make_optimizer(config, chainrule.nn.Linear(2, 3))
+    assert type(optimizer).__name__.lower() == name
+    assert {key: optimizer.defaults[key] for key in config.optimizer.options} == {
+        key: tuple(v) if isinstance(v, list) else v for key, v in config.optimizer.options.items()}
