@@ -6,6 +6,7 @@ Set ``trainer.stop_training = True`` to end training after this epoch.
 """
 import math
 
+from .. import distributed
 from ..serialization import save
 
 
@@ -106,5 +107,5 @@ class BestModelCheckpoint(_Monitor):
         self.path = path
 
     def on_epoch_end(self, trainer, epoch, logs):
-        if self.improved(logs):
-            save(trainer.model.state_dict(), self.path, metadata={"epoch": str(epoch), self.monitor: repr(self.best)})
+        if self.improved(logs) and distributed.is_main_process():
+            save(distributed.unwrap_model(trainer.model).state_dict(), self.path, metadata={"epoch": str(epoch), self.monitor: repr(self.best)})

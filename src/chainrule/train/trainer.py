@@ -4,8 +4,10 @@ import math
 import sys
 import time
 
+import numpy
 from tqdm import tqdm
 
+from .. import distributed
 from .. import random as chainrule_random
 from ..autograd import no_grad
 from ..nn.utils import clip_grad_norm_
@@ -79,6 +81,7 @@ class Trainer:
                 f"gradient clipping (clip_grad_norm), or check the inputs for NaN"
             )
         loss.backward()
+        distributed.synchronize_gradients(self.model)  # a no-op unless the model is DistributedDataParallel
         if self.clip_grad_norm is not None:
             clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
         self.optimizer.step()
@@ -125,7 +128,8 @@ class Trainer:
         self.model.train()
         started = time.perf_counter()
         seen = 0
-        bar = _progress_bar(len(loader), f"epoch {self.epoch + 1}/{epochs}", self.progress)
+        bar = _progress_bar(len(loader), f"epoch {self.epoch + 1}/{epochs}",
+                            self.progress and distributed.is_main_process())
         bar.update(getattr(loader, "resume_from", 0))  # batches a resumed epoch already did
         with bar:
             for inputs, targets in loader:
@@ -141,7 +145,8 @@ class Trainer:
                     callback.on_batch_end(self, self.step, logs)
                 if self.checkpoint_every and self.step % self.checkpoint_every == 0 and self.checkpoint_path:
                     self.save_checkpoint(self.checkpoint_path)
-        logs = {name: mean.value for name, mean in running.items()}
+        logs = distributed.average_metrics({name: mean.value for name, mean in running.items()},
+                                           count=running["loss"].count)
         logs["seconds"] = time.perf_counter() - started
         self._running = None
         return logs
@@ -173,7 +178,8 @@ class Trainer:
                 self._measure(running, self.loss_fn(outputs, targets).item(), outputs, targets)
         finally:
             self.model.train(was_training)
-        return {name: mean.value for name, mean in running.items()}
+        return distributed.average_metrics({name: mean.value for name, mean in running.items()},
+                                           count=running["loss"].count)
 
     def lr_find(self, loader, start_lr=1e-7, end_lr=10.0, num_steps=100, **options):
         """The learning-rate range test: train while the lr grows exponentially from
@@ -195,13 +201,12 @@ class Trainer:
     def state_dict(self):
         """Everything needed to continue this run exactly (arrays and JSON-friendly values)."""
         state = {
-            "model": {name: t.data for name, t in self.model.state_dict().items()},
+            "model": {name: t.data for name, t in distributed.unwrap_model(self.model).state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
             "epoch": self.epoch, "step": self.step, "history": self.history,
             "rng": chainrule_random.get_rng_state(),
             "callbacks": [callback.state_dict() for callback in self.callbacks],
-            "running": None if self._running is None else
-            {name: [mean.total, mean.count] for name, mean in self._running.items()},
+            "running": self._running_totals_over_ranks(),
         }
         if self.scheduler is not None:
             state["scheduler"] = self.scheduler.state_dict()
@@ -209,8 +214,18 @@ class Trainer:
             state["loader"] = self._train_loader.state_dict()
         return state
 
+    def _running_totals_over_ranks(self):
+        """This epoch's [total, count] per metric, summed over ranks (a collective:
+        every rank calls it at the same step)."""
+        if self._running is None:
+            return None
+        names = sorted(self._running)
+        totals = numpy.array([[self._running[n].total, self._running[n].count] for n in names], dtype=numpy.float64)
+        distributed.all_reduce(totals, deterministic=True)
+        return {name: [float(total), int(count)] for name, (total, count) in zip(names, totals)}
+
     def load_state_dict(self, state):
-        self.model.load_state_dict(state["model"])
+        distributed.unwrap_model(self.model).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch, self.step, self.history = state["epoch"], state["step"], state["history"]
         chainrule_random.set_rng_state(state["rng"])
@@ -218,17 +233,22 @@ class Trainer:
             callback.load_state_dict(callback_state)
         self._running = None
         if state["running"] is not None:
+            # The saved totals cover every rank; rank 0 carries them, so the
+            # epoch's metrics averaged over ranks come out as without the break.
             self._running = {}
             for name, (total, count) in state["running"].items():
                 mean = self._running[name] = RunningMean()
-                mean.total, mean.count = total, count
+                if distributed.is_main_process():
+                    mean.total, mean.count = total, count
         if self.scheduler is not None and "scheduler" in state:
             self.scheduler.load_state_dict(state["scheduler"])
         if "loader" in state and self._train_loader is not None:
             self._train_loader.load_state_dict(state["loader"])
 
     def save_checkpoint(self, path):
-        save_checkpoint(path, self.state_dict())
+        state = self.state_dict()  # on every rank: it holds collectives
+        if distributed.is_main_process():
+            save_checkpoint(path, state)
 
     def load_checkpoint(self, path):
         self.load_state_dict(load_checkpoint(path))
