@@ -1,8 +1,9 @@
 """Recurrent layers and cells against PyTorch in float64, with PyTorch's
 weights copied through the state dict: outputs, final states and the
 gradients of inputs, parameters and initial states, in every layout; the
-MNIST-1D GRU (workload W5); finite differences to second order; and the
-errors a user can cause."""
+MNIST-1D GRU (workload W5); finite differences to second order; the
+backward through time on arrays against the one recorded on Tensors; and
+the errors a user can cause."""
 import math
 import warnings
 
@@ -11,7 +12,7 @@ import pytest
 
 import chainrule
 from chainrule.nn.linear import Linear
-from chainrule.nn.rnn import GRU, LSTM, RNN, SEQUENCES, GRUCell, LSTMCell, RNNCell
+from chainrule.nn.rnn import GRU, LSTM, RNN, SEQUENCES, TENSOR_MATHS, GRUCell, LSTMCell, RNNCell
 from helpers import check_gradients, requires_torch, torch
 
 OURS = {"RNN": RNN, "GRU": GRU, "LSTM": LSTM, "RNNCell": RNNCell, "GRUCell": GRUCell, "LSTMCell": LSTMCell}
@@ -257,6 +258,66 @@ def test_hessian_vector_product_equals_torch(name):
     for name, p in ours.named_parameters():
         numpy.testing.assert_allclose(p.grad.data, dict(theirs.named_parameters())[name].grad.numpy(),
                                       **TOLERANCES, err_msg=name)
+
+
+# ------------------------------------------------------------------ the backward on arrays and on Tensors
+
+def sigmoid_as_on_arrays(monkeypatch):
+    """Make the Tensor path compute σ as the array path does, 1/2 + tanh(x/2)/2; chainrule's
+    sigmoid op takes another formula, equal only to rounding."""
+    monkeypatch.setattr(TENSOR_MATHS, "sigmoid", lambda x: 0.5 + 0.5 * (0.5 * x).tanh())
+
+
+def both_backward_paths(outputs, inputs):
+    """First-order gradients of sum(outputs * v) with respect to ``inputs``, through
+    one graph: recorded (create_graph=True, on Tensors), then ordinary (on arrays)."""
+    rng = numpy.random.default_rng(5)
+    loss = sum((o * chainrule.tensor(rng.standard_normal(o.shape))).sum() for o in outputs)
+    recorded = chainrule.grad(loss, inputs, create_graph=True)
+    plain = chainrule.grad(loss, inputs)
+    assert all(g.requires_grad for g in recorded) and not any(g.requires_grad for g in plain)
+    return plain, recorded
+
+
+def assert_paths_agree(plain, recorded, exact):
+    for i, (a, b) in enumerate(zip(plain, recorded)):
+        assert a.dtype == b.dtype
+        if exact:
+            numpy.testing.assert_array_equal(a.data, b.data, err_msg=f"gradient {i}")
+        else:
+            numpy.testing.assert_allclose(a.data, b.data, rtol=1e-12, atol=1e-14, err_msg=f"gradient {i}")
+
+
+@pytest.mark.parametrize("same_sigmoid", [True, False], ids=["same_sigmoid", "sigmoid_op"])
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no_bias"])
+@pytest.mark.parametrize("mode", MODES)
+def test_ordinary_backward_equals_the_recorded_one(mode, bias, same_sigmoid, monkeypatch):
+    # Two layers, both directions, a given initial state: every input of every node gets a gradient.
+    if same_sigmoid:
+        sigmoid_as_on_arrays(monkeypatch)
+    name, extra = MODES[mode]
+    chainrule.manual_seed(0)
+    layer = OURS[name](4, 6, num_layers=2, bidirectional=True, bias=bias, **extra).double()
+    inputs = [chainrule.tensor(a, requires_grad=True) for a in sequence_arrays(name, False, 4, True)]
+    state = tuple(inputs[1:]) if name == "LSTM" else inputs[1]
+    plain, recorded = both_backward_paths(flatten(layer(inputs[0], state)), inputs + list(layer.parameters()))
+    # The same arithmetic in the same order, so bit for bit, unless σ differs (GRU and LSTM).
+    assert_paths_agree(plain, recorded, exact=same_sigmoid or name == "RNN")
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
+@pytest.mark.parametrize("mode", list(SEQUENCES))
+def test_fused_sequence_node_ordinary_backward_equals_the_recorded_one(mode, reverse, monkeypatch):
+    # The node alone, with a gradient reaching every state (c too) at every step.
+    sigmoid_as_on_arrays(monkeypatch)
+    sequence = SEQUENCES[mode]
+    rng = numpy.random.default_rng(8)
+    arrays = [rng.standard_normal((4, 3, 2 * sequence.gates))]
+    arrays += [rng.standard_normal((3, 2)) for _ in range(sequence.states)]
+    arrays += [rng.standard_normal((2 * sequence.gates, 2)), rng.standard_normal(2 * sequence.gates)]
+    inputs = [chainrule.tensor(a, requires_grad=True) for a in arrays]
+    plain, recorded = both_backward_paths([sequence.apply(*inputs, reverse=reverse)], inputs)
+    assert_paths_agree(plain, recorded, exact=True)
 
 
 # ------------------------------------------------------------------ dropout, parameters, repr

@@ -13,8 +13,10 @@ The input-to-hidden products do not depend on the previous step, so they
 are computed for all time steps at once, one matmul per layer and
 direction; each step then needs one matmul, hidden-to-hidden, for all its
 gates. Each layer and direction is one node of the graph
-(``RecurrentSequence``), whose backward through time is written with
-chainrule's ops, so that it too can be differentiated.
+(``RecurrentSequence``), whose backward through time is written once for
+arrays and Tensors: an ordinary backward runs it on arrays, one with
+``create_graph=True`` on chainrule's ops, so that it too can be
+differentiated.
 """
 import math
 import warnings
@@ -44,19 +46,33 @@ def _array_relu(x):
     return array_module(x).maximum(x, 0)
 
 
-def _array_stack(arrays):
-    return array_module(arrays[0]).stack(arrays)
+def _array_positive(x):
+    """1 where x > 0, else 0: relu's slope, piecewise constant, so with no second derivative."""
+    return (x > 0).astype(x.dtype)
 
 
-# The nonlinearities (and ``stack``) a step needs, for arrays and for Tensors.
+def _array_stack(arrays, dim=0):
+    return array_module(arrays[0]).stack(arrays, axis=dim)
+
+
+def _array_cat(arrays, dim=0):
+    return array_module(arrays[0]).concatenate(arrays, axis=dim)
+
+
+# What a step and its backward need beyond arithmetic, indexing and reshape, for arrays and for Tensors.
 ARRAY_MATHS = SimpleNamespace(sigmoid=_array_sigmoid, tanh=lambda x: array_module(x).tanh(x), relu=_array_relu,
-                              stack=_array_stack)
-TENSOR_MATHS = SimpleNamespace(sigmoid=sigmoid, tanh=tanh, relu=relu, stack=stack)
+                              positive=_array_positive, stack=_array_stack, cat=_array_cat)
+TENSOR_MATHS = SimpleNamespace(sigmoid=sigmoid, tanh=tanh, relu=relu,
+                               positive=lambda x: constant(_array_positive(x.data)), stack=stack, cat=cat)
 
 
 def _hidden_product(h, weight_hh, bias_hh):
     product = h @ weight_hh.T
     return product if bias_hh is None else product + bias_hh
+
+
+def _in_time_order(per_step, maths):
+    return maths.stack([per_step[t] for t in range(len(per_step))])
 
 
 class RecurrentSequence(Function):
@@ -68,14 +84,17 @@ class RecurrentSequence(Function):
     (G H,), where G is ``gates``. Output: the state after each step,
     (states, T, N, H), in time order; ``reverse`` runs from t = T-1 down to 0.
 
-    A subclass gives ``step``, one step's arithmetic, and the backward
-    through time. ``step`` is written once for arrays and Tensors alike
-    (``maths`` supplies the nonlinearities): the forward runs it on arrays;
-    while recording (``create_graph=True``), the backward reruns it on the
-    inputs as Tensors, so that what it reads enters the new graph. Every
-    local derivative of a step is the incoming gradient times a coefficient
-    that the saved intermediates give for all t at once; only the gradient
-    carried from step to step runs sequentially.
+    A subclass gives ``step``, one step's arithmetic, and ``through_time``,
+    the backward through time. Both are written once for arrays and Tensors
+    alike (``maths`` supplies the nonlinearities, stack and cat). The
+    forward runs ``step`` on arrays and saves its intermediates. An ordinary
+    backward runs ``through_time`` on arrays too, from those, and wraps the
+    gradients as Tensors at the end; while recording (``create_graph=True``)
+    it reruns ``step`` on the inputs as Tensors, so that what it reads enters
+    the new graph, and ``through_time`` on Tensors. Every local derivative of
+    a step is the incoming gradient times a coefficient that the
+    intermediates give for all t at once; only the gradient carried from
+    step to step runs sequentially.
     """
 
     states = 1
@@ -86,6 +105,18 @@ class RecurrentSequence(Function):
         initial, weight_hh, bias_hh = self.split(args)
         self.saved, states = self.trace(gates_x, initial, weight_hh, bias_hh, ARRAY_MATHS)
         return array_module(gates_x).stack(states)
+
+    def backward(self, g):
+        # NOTE: on Tensors, each of the dozen or so ops per step pays Function.apply's
+        # dispatch, which is most of a small model's training step; the arrays skip it.
+        # The arithmetic is the same, in the same order.
+        gates_x, *args = self.inputs
+        initial, weight_hh, bias_hh = self.split(args)
+        if is_grad_enabled():
+            intermediates = self.trace(gates_x, initial, weight_hh, bias_hh, TENSOR_MATHS)[0]
+            return self.through_time(g, intermediates, weight_hh, TENSOR_MATHS)
+        grads = self.through_time(g.data, self.saved, weight_hh.data, ARRAY_MATHS)
+        return tuple(constant(grad) for grad in grads)
 
     def split(self, args):
         """(initial state, weight_hh, bias_hh or None) from the inputs after gates_x."""
@@ -105,26 +136,11 @@ class RecurrentSequence(Function):
         columns = [maths.stack(column) for column in zip(*(records[t] for t in range(len(records))))]
         return columns[:-self.states], columns[-self.states:]
 
-    def intermediates(self):
-        """The forward's intermediates as Tensors: the saved arrays, or recomputed while recording."""
-        if not is_grad_enabled():
-            return [constant(array) for array in self.saved]
-        gates_x, *args = self.inputs
-        initial, weight_hh, bias_hh = self.split(args)
-        return self.trace(gates_x, initial, weight_hh, bias_hh, TENSOR_MATHS)[0]
-
     def weight_grads(self, d_gates, previous_h):
         """dW_hh = Σ_t d gates_t^T h_{t-1}, one matmul over all steps; db_hh = Σ_t d gates_t."""
         rows = d_gates.reshape(-1, d_gates.shape[-1])
         d_weight = rows.mT @ previous_h.reshape(-1, previous_h.shape[-1])
-        return (d_weight, rows.sum(dim=0)) if len(self.inputs) > self.states + 2 else (d_weight,)
-
-    def weight_hh(self):
-        return self.inputs[self.states + 1]
-
-
-def _in_time_order(per_step):
-    return stack([per_step[t] for t in range(len(per_step))])
+        return (d_weight, rows.sum(0)) if len(self.inputs) > self.states + 2 else (d_weight,)
 
 
 class ElmanSequence(RecurrentSequence):
@@ -138,28 +154,29 @@ class ElmanSequence(RecurrentSequence):
         new = getattr(maths, cls.activation)(gates_x + _hidden_product(h, weight_hh, bias_hh))
         return (h, new), (new,)
 
-    def backward(self, g):
-        previous, new = self.intermediates()
-        slope = self.slope(new)
-        weight_hh = self.weight_hh()
+    def through_time(self, g, intermediates, weight_hh, maths):
+        previous, new = intermediates
+        slope = self.slope(new, maths)
         dh = None
         dhs = {}
         for t in reversed(self.order(g.shape[1])):
             dh = g[0, t] if dh is None else g[0, t] + dh
             dhs[t] = dh
             dh = (dh * slope[t]) @ weight_hh
-        d_gates = _in_time_order(dhs) * slope
+        d_gates = _in_time_order(dhs, maths) * slope
         return (d_gates, dh) + self.weight_grads(d_gates, previous)
 
-    def slope(self, new):
+    @staticmethod
+    def slope(new, maths):
         return 1 - new * new  # tanh' = 1 - tanh²
 
 
 class ReLUElmanSequence(ElmanSequence):
     activation = "relu"
 
-    def slope(self, new):
-        return constant((new.data > 0).astype(new.dtype))  # piecewise constant: no second derivative
+    @staticmethod
+    def slope(new, maths):
+        return maths.positive(new)
 
 
 class GRUSequence(RecurrentSequence):
@@ -190,24 +207,23 @@ class GRUSequence(RecurrentSequence):
         candidate = maths.tanh(gates_x[..., 2 * size:] + reset * hidden_part)
         return (reset, update, candidate, hidden_part, h), (candidate + update * (h - candidate),)
 
-    def backward(self, g):
-        reset, update, candidate, hidden_part, previous = self.intermediates()
+    def through_time(self, g, intermediates, weight_hh, maths):
+        reset, update, candidate, hidden_part, previous = intermediates
         c_n = (1 - update) * (1 - candidate * candidate)
         c_z = (previous - candidate) * update * (1 - update)
         c_r = c_n * hidden_part * reset * (1 - reset)
         # Gate blocks stacked on axis 2, so that dh (.., N, 1, H) broadcasts over them.
-        to_gates_x = stack([c_r, c_z, c_n], dim=2)
-        to_gates_h = stack([c_r, c_z, c_n * reset], dim=2)
+        to_gates_x = maths.stack([c_r, c_z, c_n], dim=2)
+        to_gates_h = maths.stack([c_r, c_z, c_n * reset], dim=2)
         steps, batch, size = previous.shape
-        weight_hh = self.weight_hh()
         dh = None
         dhs = {}
         for t in reversed(self.order(steps)):
             dh = g[0, t] if dh is None else g[0, t] + dh
-            dhs[t] = dh
-            d_gates_h = (dh.unsqueeze(1) * to_gates_h[t]).reshape(batch, 3 * size)
+            dhs[t] = dh.reshape(batch, 1, size)
+            d_gates_h = (dhs[t] * to_gates_h[t]).reshape(batch, 3 * size)
             dh = dh * update[t] + d_gates_h @ weight_hh
-        dh_all = _in_time_order(dhs).unsqueeze(2)
+        dh_all = _in_time_order(dhs, maths)
         d_gates_x = (dh_all * to_gates_x).reshape(steps, batch, 3 * size)
         d_gates_h = (dh_all * to_gates_h).reshape(steps, batch, 3 * size)
         return (d_gates_x, dh) + self.weight_grads(d_gates_h, previous)
@@ -242,25 +258,24 @@ class LSTMSequence(RecurrentSequence):
         tanh_c = maths.tanh(new_c)
         return (input_gate, forget, cell, output, c, tanh_c, h), (output * tanh_c, new_c)
 
-    def backward(self, g):
-        input_gate, forget, cell, output, previous_c, tanh_c, previous_h = self.intermediates()
+    def through_time(self, g, intermediates, weight_hh, maths):
+        input_gate, forget, cell, output, previous_c, tanh_c, previous_h = intermediates
         h_to_c = output * (1 - tanh_c * tanh_c)
-        c_to_gates = stack([cell * input_gate * (1 - input_gate), previous_c * forget * (1 - forget),
-                            input_gate * (1 - cell * cell)], dim=2)
+        c_to_gates = maths.stack([cell * input_gate * (1 - input_gate), previous_c * forget * (1 - forget),
+                                  input_gate * (1 - cell * cell)], dim=2)
         h_to_output_gate = tanh_c * output * (1 - output)
         steps, batch, size = previous_h.shape
-        weight_hh = self.weight_hh()
         dh = dc = None
         dhs, dcs = {}, {}
         for t in reversed(self.order(steps)):
             dh = g[0, t] if dh is None else g[0, t] + dh
             dc = g[1, t] + dh * h_to_c[t] if dc is None else g[1, t] + dh * h_to_c[t] + dc
-            dhs[t], dcs[t] = dh, dc
-            d_gates = cat([(dc.unsqueeze(1) * c_to_gates[t]).reshape(batch, 3 * size),
-                           dh * h_to_output_gate[t]], dim=1)
+            dhs[t], dcs[t] = dh, dc.reshape(batch, 1, size)
+            d_gates = maths.cat([(dcs[t] * c_to_gates[t]).reshape(batch, 3 * size),
+                                 dh * h_to_output_gate[t]], dim=1)
             dh, dc = d_gates @ weight_hh, dc * forget[t]
-        d_gates = cat([(_in_time_order(dcs).unsqueeze(2) * c_to_gates).reshape(steps, batch, 3 * size),
-                       _in_time_order(dhs) * h_to_output_gate], dim=2)
+        d_gates = maths.cat([(_in_time_order(dcs, maths) * c_to_gates).reshape(steps, batch, 3 * size),
+                             _in_time_order(dhs, maths) * h_to_output_gate], dim=2)
         return (d_gates, dh, dc) + self.weight_grads(d_gates, previous_h)
 
 
