@@ -197,7 +197,9 @@ def peak_memory(framework):
             step = workloads.chainrule_step("W1", x, y)
         for _ in range(50):
             step()
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        # VmHWM starts afresh at exec; ru_maxrss would inherit the parent's peak across fork and exec.
+        peak = [line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")]
+        print(int(peak[0]) / 1024 if peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     return float(out.stdout.split()[-1])
