@@ -1,8 +1,12 @@
 """The command line end to end: train a tiny config, read its run directory, eval, predict,
-resume finished and killed runs, lr-find, and the errors a user meets."""
+resume finished and killed runs, lr-find, the errors a user meets, --grad-health, --preflight,
+and training on two ranks under mpiexec."""
 import contextlib
+import importlib.util
 import io
 import json
+import os
+import pathlib
 import shutil
 import signal
 import subprocess
@@ -326,7 +330,7 @@ def test_lr_find_writes_its_plot_and_prints_a_suggestion(data, config_path, tmp_
 def test_python_dash_m_chainrule_help():
     done = subprocess.run([sys.executable, "-m", "chainrule", "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
-    for command in ("train", "eval", "predict", "lr-find"):
+    for command in ("train", "eval", "predict", "lr-find", "explain"):
         assert command in done.stdout
 
 
@@ -369,3 +373,106 @@ def test_every_optimizer_builds_with_its_defaults(name):
     assert type(optimizer).__name__.lower() == name
     assert {key: optimizer.defaults[key] for key in config.optimizer.options} == {
         key: tuple(v) if isinstance(v, list) else v for key, v in config.optimizer.options.items()}
+
+
+# ---------------------------------------------------------------- --grad-health, --preflight, mpiexec
+
+def test_grad_health_writes_its_files_and_a_report_section(data, config_path, tmp_path):
+    run_dir = tmp_path / "health"
+    status, out, err = run_main("train", config_path, "--out", run_dir, "--epochs", 1, "--no-progress",
+                                "--grad-health", "--grad-health-every", 2)
+    assert status == 0, err
+    assert {"gradient_health.json", "gradient_health.txt"} <= {p.name for p in run_dir.iterdir()}
+    recorded = json.loads((run_dir / "gradient_health.json").read_text())
+    assert recorded["history"]["every"] == 2 and recorded["history"]["steps"] == [0, 2, 4, 6]
+    summary = (run_dir / "gradient_health.txt").read_text().strip()
+    assert summary.startswith("Gradient health of Sequential: 4 steps recorded (every 2)")
+    assert summary in out  # printed after training
+    report = (run_dir / "report.md").read_text()
+    section = report.split("## Gradient health\n")[1]
+    assert summary in section
+    if (run_dir / "gradient_health.png").exists():
+        assert (run_dir / "gradient_health.png").read_bytes()[:4] == b"\x89PNG"
+        assert "](gradient_health.png)" in section
+    else:
+        assert "gradient_health.png was not drawn" in section
+
+
+def test_preflight_passes_a_sane_config_and_trains_as_without_it(finished, config_path, tmp_path):
+    run_dir = tmp_path / "checked"
+    status, out, err = run_main("train", config_path, "--out", run_dir, "--no-progress", "--preflight")
+    assert status == 0, err
+    assert out.startswith("Preflight checks:") and "All checks passed." in out
+    assert out.index("All checks passed.") < out.index("training mlp")
+    # preflight reads a loader of its own and works on copies: the run is the one without it
+    expected, checked = weights(finished[0] / "model.safetensors"), weights(run_dir / "model.safetensors")
+    for name in expected:
+        numpy.testing.assert_array_equal(checked[name], expected[name], err_msg=name)
+
+
+def test_a_failed_preflight_stops_the_run_before_anything_is_written(data, config_path, tmp_path, monkeypatch):
+    from chainrule.diagnostics import PreflightReport
+
+    calls = []
+
+    def failing(model, loss_fn, loader, **options):
+        calls.append(next(iter(loader))[0].shape)
+        return PreflightReport([("overfit one batch", False, "did not memorise 16 examples")])
+
+    monkeypatch.setattr("chainrule.cli.preflight", failing)
+    status, out, err = run_main("train", config_path, "--out", tmp_path / "stopped", "--preflight")
+    assert status == 1 and calls == [(400, 40)]
+    assert "[FAIL] overfit one batch: did not memorise 16 examples" in out
+    assert "chainrule train: error: the preflight checks failed, so the run did not start" in err
+    assert not (tmp_path / "stopped").exists()
+
+    status, out, err = run_main("train", config_path, "--out", tmp_path / "forced", "--epochs", 1,
+                                "--no-progress", "--preflight", "--force")
+    assert status == 0 and "training anyway (--force)" in err
+    assert (tmp_path / "forced" / "model.safetensors").exists()
+
+
+def _mpiexec():
+    beside_python = pathlib.Path(sys.executable).with_name("mpiexec")
+    return str(beside_python) if beside_python.exists() else shutil.which("mpiexec")
+
+
+needs_mpi = pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None or _mpiexec() is None,
+                               reason="needs mpi4py and an mpiexec launcher: pip install mpi4py mpich "
+                                      "(or chainrule[mpi])")
+
+
+def _run_ranks(*argv, cwd, ranks=2):
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("PMI_", "OMPI_"))}
+    environment.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+                       CHAINRULE_DISTRIBUTED_TIMEOUT="60")
+    return subprocess.run([_mpiexec(), "-n", str(ranks), sys.executable, "-m", "chainrule", *map(str, argv)],
+                          capture_output=True, text=True, timeout=180, cwd=cwd, env=environment)
+
+
+@needs_mpi
+def test_train_under_mpiexec_writes_one_run_directory(data, config_path, tmp_path):
+    done = _run_ranks("train", config_path, "--epochs", 2, "--no-progress", "--grad-health", cwd=tmp_path)
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    (run_dir,) = (tmp_path / "runs").iterdir()  # chosen on rank 0, shared with rank 1
+    assert sorted(p.name for p in run_dir.iterdir() if p.suffix != ".png") == sorted(
+        RUN_FILES + ["gradient_health.json", "gradient_health.txt"])
+    assert done.stdout.count("test accuracy") == 1 and done.stdout.count("training mlp") == 1
+    assert "on 2 ranks" in done.stdout
+    rows = read_metrics(run_dir / "metrics.jsonl")
+    assert [row["epoch"] for row in rows] == [1, 2]
+    # batch_size is per rank: 3,200 samples in batches of 400 on each of 2 ranks are 4 steps an epoch
+    assert load_checkpoint(run_dir / "checkpoint.safetensors")["step"] == 8
+    saved = weights(run_dir / "model.safetensors")
+    assert not any(name.startswith("module.") for name in saved)
+    accuracy = float(done.stdout.split("test accuracy ")[1].split("%")[0]) / 100
+    logits = model_of(run_dir)(chainrule.tensor(data["x_test"])).data
+    assert (logits.argmax(1) == data["y_test"]).mean() == pytest.approx(accuracy, abs=5e-5)
+
+
+@needs_mpi
+def test_lr_find_refuses_to_run_under_mpiexec(data, config_path, tmp_path):
+    done = _run_ranks("lr-find", config_path, cwd=tmp_path)
+    assert done.returncode != 0
+    assert "chainrule lr-find: error: lr-find runs in one process; run it without mpiexec" in done.stderr
+    assert not (tmp_path / "runs").exists()

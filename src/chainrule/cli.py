@@ -1,4 +1,4 @@
-"""The command line: ``chainrule train | eval | predict | lr-find``.
+"""The command line: ``chainrule train | eval | predict | lr-find | explain``.
 
 ``chainrule train [CONFIG.toml]`` builds the data, model, loss, optimiser and
 schedule a config describes, trains them with the Trainer and fills a run
@@ -12,9 +12,16 @@ directory::
     model.safetensors       the final weights
     curves.png, report.md   loss and accuracy per epoch; the summary
 
+``--preflight`` runs ``chainrule.diagnostics.preflight`` first and does not
+start a run that fails it; ``--grad-health`` watches the gradients with a
+``GradientHealth`` monitor and adds ``gradient_health.{json,txt,png}`` and a
+section of the report. Under ``mpiexec -n N`` the run is data-parallel:
+every rank trains its shard, rank 0 alone prints and writes the run directory.
+
 ``chainrule eval RUN_DIR`` scores a run's model on the test set,
-``chainrule predict RUN_DIR INPUT.npy`` classifies new inputs, and
-``chainrule lr-find [CONFIG.toml]`` runs the learning-rate range test.
+``chainrule predict RUN_DIR INPUT.npy`` classifies new inputs,
+``chainrule lr-find [CONFIG.toml]`` runs the learning-rate range test, and
+``chainrule explain`` works backpropagation through the seed network by hand.
 See docs/cli.md.
 """
 import argparse
@@ -26,13 +33,15 @@ import math
 import pathlib
 import sys
 import time
+import warnings
 
 import numpy
 
-from . import __version__
+from . import __version__, distributed
 from .autograd import no_grad
 from .creation import from_numpy
 from .data import DataLoader, TensorDataset, datasets, random_split
+from .diagnostics import GradientHealth, GradientHealthCallback, preflight
 from .files import atomic_write
 from .models import build_model
 from .ops.loss import cross_entropy
@@ -40,7 +49,7 @@ from .optim import lr_scheduler
 from .random import manual_seed
 from .serialization import load, save
 from .train import Callback, CheckpointError, EarlyStopping, Trainer, confusion_matrix, load_checkpoint
-from .train.config import OPTIMIZERS, ConfigError, load_config
+from .train.config import OPTIMIZERS, ConfigError, load_config, loads_config
 from .train.manifest import ManifestRecord, compare_manifest, hash_arrays, make_manifest, read_manifest, write_manifest
 from .train.report import MetricsLog, plot_curves, write_report
 
@@ -51,6 +60,7 @@ CHECKPOINT_FILE = "checkpoint.safetensors"
 MODEL_FILE = "model.safetensors"
 CURVES_FILE = "curves.png"
 REPORT_FILE = "report.md"
+HEALTH_IMAGE = "gradient_health.png"
 
 DATASETS = {"mnist1d": datasets.mnist1d, "digits": datasets.digits, "mnist": datasets.mnist,
             "fashion_mnist": datasets.fashion_mnist}
@@ -164,17 +174,26 @@ def build_run(config):
                             **config.model.options)
     except (ValueError, TypeError) as error:
         raise CommandError(f"{config.source}: [model] {error}") from None
-    train_loader = DataLoader(train_set, batch_size=config.train.batch_size, shuffle=True)
+    test_set = TensorDataset(arrays["x_test"], arrays["y_test"])
+    train_loader = _loader(train_set, config.train.batch_size, config.train.seed, shuffle=True)
     evaluation_batch = config.train.eval_batch_size
     optimizer = make_optimizer(config, model)
     return Run(
         config=config, model=model, optimizer=optimizer,
         scheduler=make_scheduler(config, optimizer, len(train_loader)), loss_fn=make_loss(config),
         train_loader=train_loader,
-        val_loader=DataLoader(validation_set, batch_size=evaluation_batch) if validation_set else None,
-        test_loader=DataLoader(TensorDataset(arrays["x_test"], arrays["y_test"]), batch_size=evaluation_batch),
+        val_loader=_loader(validation_set, evaluation_batch, config.train.seed) if validation_set else None,
+        test_loader=_loader(test_set, evaluation_batch, config.train.seed),
         data_info=data_info,
     )
+
+
+def _loader(dataset, batch_size, seed, shuffle=False):
+    """A DataLoader over ``dataset``; under ``mpiexec`` over this rank's shard, ``batch_size`` per rank."""
+    if distributed.world_size() > 1:
+        sampler = distributed.DistributedSampler(dataset, shuffle=shuffle, seed=seed)
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle)
 
 
 # ---------------------------------------------------------------- train
@@ -241,46 +260,97 @@ def _prepare_new(args):
     return config, run_dir
 
 
+def _prepare_run(args):
+    """The config and run directory, chosen on rank 0 and shared with the other ranks under ``mpiexec``,
+    and whether the run resumes from its checkpoint."""
+    main_process = distributed.is_main_process()
+    shared = None
+    if main_process:
+        config, run_dir = _prepare_resume(args) if args.resume else _prepare_new(args)
+        resume = bool(args.resume) and (run_dir / CHECKPOINT_FILE).exists()
+        shared = {"run_dir": str(run_dir), "config": config.to_toml(), "name": config.name,
+                  "source": str(config.source), "resume": resume}
+    shared = distributed.broadcast_object(shared)
+    if not main_process:
+        config = loads_config(shared["config"], source=shared["source"], name=shared["name"])
+    return config, pathlib.Path(shared["run_dir"]), shared["resume"]
+
+
+def _run_preflight(args, run):
+    """Run ``preflight`` (rank 0 only) on a loader of its own, so that the training run's data order
+    is the one it would have had without ``--preflight``; refuse to start a run that fails it."""
+    if not distributed.is_main_process():
+        return
+    loader = DataLoader(run.train_loader.dataset, batch_size=run.config.train.batch_size)
+    report = preflight(run.model, run.loss_fn, loader, verbose=False)
+    print(report.text, flush=True)
+    if report.ok:
+        return
+    if not args.force:
+        raise CommandError("the preflight checks failed, so the run did not start (nothing was written); "
+                           "fix what they report, or pass --force to train anyway")
+    _warn("train", "the preflight checks failed; training anyway (--force)")
+
+
 def command_train(args):
-    config, run_dir = _prepare_resume(args) if args.resume else _prepare_new(args)
+    distributed.init()
+    main_process = distributed.is_main_process()
+    config, run_dir, resuming = _prepare_run(args)
     run = build_run(config)
+    if args.preflight:
+        _run_preflight(args, run)
+    model = run.model
+    if distributed.world_size() > 1:
+        # After preflight, which copies the model: the wrapper's gradient hooks must not be copied.
+        run.model = distributed.DistributedDataParallel(model)
     current_manifest = manifest = make_manifest(config, run.data_info)
     checkpoint = run_dir / CHECKPOINT_FILE
-    resume_from = None
-    if args.resume:
-        if checkpoint.exists():
-            resume_from = checkpoint
-        else:
-            _warn("train", f"{run_dir} has no {CHECKPOINT_FILE} yet; starting the run from the beginning")
-        saved = read_manifest(run_dir / MANIFEST_FILE)
-        if saved is not None:
-            # The manifest keeps describing where the run started; each resume
-            # in a different environment (or with other --epochs) is noted in it.
-            differences = compare_manifest(saved, current_manifest)
-            if differences:
-                saved.setdefault("resumed", []).append({"at": current_manifest["created"],
-                                                        "differences": differences})
-            manifest = saved
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_write(run_dir / CONFIG_FILE, "w") as f:
-        f.write(config.to_toml())
-    write_manifest(run_dir / MANIFEST_FILE, manifest)
+    resume_from = checkpoint if resuming else None
+    if main_process:
+        if args.resume:
+            if not resuming:
+                _warn("train", f"{run_dir} has no {CHECKPOINT_FILE} yet; starting the run from the beginning")
+            saved = read_manifest(run_dir / MANIFEST_FILE)
+            if saved is not None:
+                # The manifest keeps describing where the run started; each resume
+                # in a different environment (or with other --epochs) is noted in it.
+                differences = compare_manifest(saved, current_manifest)
+                if differences:
+                    saved.setdefault("resumed", []).append({"at": current_manifest["created"],
+                                                            "differences": differences})
+                manifest = saved
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_write(run_dir / CONFIG_FILE, "w") as f:
+            f.write(config.to_toml())
+        write_manifest(run_dir / MANIFEST_FILE, manifest)
 
-    callbacks = [ManifestRecord(current_manifest, lambda message: _warn("train", message)),
-                 MetricsLog(run_dir / METRICS_FILE)]
+    def on_main(callback):
+        # Checkpoints restore callbacks' state by position: every rank keeps a list of the same length.
+        return callback if main_process else Callback()
+
+    callbacks = [on_main(ManifestRecord(current_manifest, lambda message: _warn("train", message))),
+                 on_main(MetricsLog(run_dir / METRICS_FILE))]
     if args.progress:
-        callbacks.append(EpochPrinter(config.train.epochs))
+        callbacks.append(on_main(EpochPrinter(config.train.epochs)))
     if config.train.early_stopping_patience:
         callbacks.append(EarlyStopping("val_loss" if run.val_loader else "loss",
                                        patience=config.train.early_stopping_patience))
+    health = None
+    if args.grad_health:
+        # Created after preflight, whose copies of the model would otherwise carry its hooks.
+        if main_process:
+            health = GradientHealth(model, every=args.grad_health_every)
+        callbacks.append(GradientHealthCallback(health, folder=run_dir) if main_process else Callback())
     trainer = Trainer(run.model, run.optimizer, run.loss_fn, run.scheduler,
                       scheduler_interval=config.schedule.interval,
                       clip_grad_norm=config.train.clip_grad_norm or None, callbacks=callbacks,
                       progress=args.progress, checkpoint_path=checkpoint,
                       checkpoint_every=config.train.checkpoint_every or None)
     started = time.perf_counter()
-    print(f"training {config.model.name} on {config.data.name} ({run.data_info['train_size']:,} samples, "
-          f"{run.data_info['validation_size']:,} for validation) into {run_dir}", flush=True)
+    if main_process:
+        ranks = f" on {distributed.world_size()} ranks" if distributed.world_size() > 1 else ""
+        print(f"training {config.model.name} on {config.data.name} ({run.data_info['train_size']:,} samples, "
+              f"{run.data_info['validation_size']:,} for validation) into {run_dir}{ranks}", flush=True)
     try:
         trainer.fit(run.train_loader, run.val_loader, epochs=config.train.epochs, resume_from=resume_from)
     except FloatingPointError as error:
@@ -290,7 +360,12 @@ def command_train(args):
         return 130
     test = trainer.evaluate(run.test_loader)
     test["samples"] = run.data_info["test_size"]
-    _finish_run(run_dir, config, run, trainer, test, manifest)
+    if not main_process:
+        return 0
+    health_summary = health.summary() if health is not None else None
+    _finish_run(run_dir, config, run, trainer, test, manifest, health_summary)
+    if health_summary is not None:
+        print(health_summary)
     history, elapsed = trainer.history, time.perf_counter() - started
     seconds = history.get("seconds", [])
     per_epoch = f" ({sum(seconds) / len(seconds):.2f} s per epoch)" if seconds else ""
@@ -300,11 +375,12 @@ def command_train(args):
     return 0
 
 
-def _finish_run(run_dir, config, run, trainer, test, manifest):
-    """Write the final weights, the curves and the report."""
-    save(run.model.state_dict(), run_dir / MODEL_FILE,
+def _finish_run(run_dir, config, run, trainer, test, manifest, health_summary=None):
+    """Write the final weights, the curves and the report (with the gradient health summary, if any)."""
+    model = distributed.unwrap_model(run.model)
+    save(model.state_dict(), run_dir / MODEL_FILE,
          metadata={"chainrule.manifest": json.dumps(manifest), "chainrule.config": config.to_toml()})
-    summary = [f"Model: {config.model.name} ({sum(p.numel() for p in run.model.parameters()):,} parameters), "
+    summary = [f"Model: {config.model.name} ({sum(p.numel() for p in model.parameters()):,} parameters), "
                f"data: {config.data.name} ({run.data_info['train_size']:,} training, "
                f"{run.data_info['validation_size']:,} validation samples), seed {config.train.seed}",
                f"Optimiser: {config.optimizer.name} (lr {config.optimizer.options['lr']:g}), "
@@ -320,7 +396,27 @@ def _finish_run(run_dir, config, run, trainer, test, manifest):
              (MODEL_FILE, "the final weights")]
     if curves:
         files.append((CURVES_FILE, "loss and accuracy per epoch"))
+    if health_summary is not None:
+        files += [("gradient_health.txt", "the gradient health summary"),
+                  ("gradient_health.json", "every recorded gradient, weight and update norm")]
+        if (run_dir / HEALTH_IMAGE).exists():
+            files.append((HEALTH_IMAGE, "log gradient norm per layer and step, and the update ratios"))
     write_report(run_dir / REPORT_FILE, trainer.history, test, summary, files, curves)
+    if health_summary is not None:
+        _append_health_section(run_dir / REPORT_FILE, health_summary, (run_dir / HEALTH_IMAGE).exists())
+
+
+def _append_health_section(path, health_summary, with_image):
+    """Add a "Gradient health" section to the report ``write_report`` wrote."""
+    lines = ["", "## Gradient health", ""]
+    if with_image:
+        lines += [f"![log10 gradient norm per layer and step]({HEALTH_IMAGE})", ""]
+    else:
+        lines += [f"{HEALTH_IMAGE} was not drawn: matplotlib is not installed (pip install 'chainrule[plots]')", ""]
+    lines += ["```", health_summary, "```"]
+    text = pathlib.Path(path).read_text(encoding="utf-8")
+    with atomic_write(path, "w") as f:
+        f.write(text + "\n".join(lines) + "\n")
 
 
 # ---------------------------------------------------------------- eval and predict
@@ -446,6 +542,9 @@ def command_predict(args):
 # ---------------------------------------------------------------- lr-find
 
 def command_lr_find(args):
+    if distributed.world_size() > 1:
+        raise CommandError(f"lr-find runs in one process; run it without mpiexec (this is rank "
+                           f"{distributed.rank()} of {distributed.world_size()})")
     config = load_config(args.config)
     run = build_run(config)
     out = pathlib.Path(args.out) if args.out else pathlib.Path("runs") / (
@@ -470,6 +569,28 @@ def command_lr_find(args):
         print(f"plot: {out / 'lr_find.png'}")
     else:
         print("no plot: matplotlib is not installed (pip install 'chainrule[plots]')")
+    return 0
+
+
+# ---------------------------------------------------------------- explain
+
+def command_explain(args):
+    from .explain import explain, explain_graph, format_explanation
+
+    from .diagnostics.graph import DOT_SUFFIXES, RENDERED_FORMATS
+
+    suffixes = DOT_SUFFIXES + tuple("." + form for form in RENDERED_FORMATS)
+    if args.dot and pathlib.Path(args.dot).suffix.lower() not in suffixes:
+        raise CommandError(f"--dot {args.dot}: the file must end in {', '.join(suffixes)}")
+    print(format_explanation(explain(lr=args.lr)))
+    if args.dot:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            explain_graph(args.dot)
+        for warning in caught:  # Graphviz missing: the DOT source was written beside the file instead
+            _warn("explain", str(warning.message))
+        if not caught:
+            print(f"graph: {args.dot} (values and gradients on the parameters' nodes)")
     return 0
 
 
@@ -506,6 +627,13 @@ def build_parser():
     train.add_argument("--out", metavar="DIR", help="the run directory (default runs/<config>-<timestamp>)")
     train.add_argument("--no-progress", dest="progress", action="store_false",
                        help="no progress bar and no line per epoch")
+    train.add_argument("--preflight", action="store_true",
+                       help="run the preflight checks first; do not start a run that fails them")
+    train.add_argument("--force", action="store_true", help="with --preflight: train even if a check fails")
+    train.add_argument("--grad-health", action="store_true",
+                       help="watch gradients, weights and updates per layer; report in the run directory")
+    train.add_argument("--grad-health-every", type=_positive_int, default=1, metavar="K",
+                       help="with --grad-health: record every K-th step (default 1)")
     train.set_defaults(handler=command_train)
 
     evaluate = commands.add_parser("eval", help="test-set loss, accuracy and confusion matrix of a run")
@@ -526,6 +654,16 @@ def build_parser():
     find.add_argument("--end-lr", type=_positive_float, default=10.0, metavar="LR")
     find.add_argument("--steps", type=_positive_int, default=100, metavar="N")
     find.set_defaults(handler=command_lr_find)
+
+    explain = commands.add_parser("explain", help="backpropagation by hand through the seed network, step by step",
+                                  description="Work one forward pass, the chain rule and one gradient-descent "
+                                              "step of the seed network (1 input, 2 tanh units, 1 output) on one "
+                                              "example, printing every number and where it comes from.")
+    explain.add_argument("--lr", type=_positive_float, default=0.1, metavar="LR",
+                         help="the learning rate of the step (default 0.1)")
+    explain.add_argument("--dot", metavar="FILE",
+                         help="also draw the graph with values and gradients (.dot/.gv; .svg/.png/.pdf need Graphviz)")
+    explain.set_defaults(handler=command_explain)
     return parser
 
 
@@ -536,4 +674,7 @@ def main(argv=None):
         return args.handler(args)
     except (ConfigError, CommandError, CheckpointError, FloatingPointError) as error:
         print(f"chainrule {args.command}: error: {error}", file=sys.stderr)
+        if distributed.is_initialized() and distributed.world_size() > 1:
+            # The other ranks would wait for this one in their next collective.
+            distributed.abort(1)
         return 1

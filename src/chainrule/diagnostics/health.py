@@ -649,7 +649,7 @@ class GradientHealth:
             lines.append("Nothing recorded yet: call health.step() after each optimizer.step().")
             return "\n".join(lines)
         names = self.layer_names()
-        width = max(len("layer"), *(len(label) for label in names + self.activation_names()))
+        width = max(len("layer"), len("activation"), *(len(label) for label in names + self.activation_names()))
         lines += ["", f"{'layer':<{width}}  {'type':<12}{'grad norm':>11}{'weight norm':>13}{'update/weight':>15}"]
         for label in names:
             layer = self._layers[label]
