@@ -202,6 +202,25 @@ def test_grad_runs_leaf_hooks_as_pytorch_does():
     numpy.testing.assert_array_equal(g.data, [30.0, 30.0])
 
 
+def test_a_leaf_hook_runs_as_soon_as_its_gradient_is_complete():
+    """Before the rest of backward, so data-parallel training can send it early."""
+    events = []
+
+    class Early(cr.Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, g):
+            events.append("early op's backward")
+            return g * 2
+
+    first, last = leaf([1.0]), leaf([3.0])
+    last.register_hook(lambda g: events.append("hook on the last layer's weight"))
+    (Early.apply(first) * last).sum().backward()
+    assert events == ["hook on the last layer's weight", "early op's backward"]
+    assert last.grad.item() == 2.0 and first.grad.item() == 6.0
+
+
 def test_non_leaf_hook_sees_the_total_gradient_and_can_change_it():
     x = leaf([1.0, 2.0])
     h = x * 2

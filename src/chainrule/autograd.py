@@ -312,7 +312,7 @@ def _freed_error(node):
 
 
 def _count_dependencies(roots):
-    """For every node reachable from ``roots``: how many edges lead into it."""
+    """For every node and leaf reachable from ``roots``: how many edges lead into it."""
     dependencies = {}
     stack = [node for node in roots if isinstance(node, Function)]
     for node in stack:
@@ -322,13 +322,14 @@ def _count_dependencies(roots):
         if node.edges is None:
             raise _freed_error(node)
         for parent in node.edges:
-            if parent is None or isinstance(parent, Tensor):
+            if parent is None:
                 continue
             if parent in dependencies:
                 dependencies[parent] += 1
             else:
                 dependencies[parent] = 1
-                stack.append(parent)
+                if not isinstance(parent, Tensor):
+                    stack.append(parent)
     return dependencies
 
 
@@ -345,12 +346,15 @@ def _run_hooks(hooks, grad):
     return grad
 
 
-def _execute(roots, root_grads, retain_graph, create_graph, capture=None):
+def _execute(roots, root_grads, retain_graph, create_graph, capture=None, on_leaf=None):
     """Propagate ``root_grads`` from ``roots`` to every leaf that requires grad.
 
-    Returns the summed gradient of each leaf reached (a dict keyed by leaf).
-    ``capture`` maps non-leaf tensors' nodes to the tensors whose gradient the
-    caller wants back (for ``grad``); their totals are added to the result.
+    ``on_leaf(leaf, grad)`` is called with a leaf's summed gradient as soon as
+    the last edge into it is done (so that, say, a data-parallel hook can send
+    it while the rest of backward runs); leaves it is not called for are
+    returned as a dict with their gradients. ``capture`` maps non-leaf
+    tensors' nodes to the tensors whose gradient the caller wants back (for
+    ``grad``); their totals are returned too.
     """
     grads = {}
     leaf_grads = {}
@@ -382,6 +386,9 @@ def _execute(roots, root_grads, retain_graph, create_graph, capture=None):
                     if input_grad is not None:
                         previous = leaf_grads.get(parent)
                         leaf_grads[parent] = input_grad if previous is None else previous + input_grad
+                    dependencies[parent] -= 1
+                    if on_leaf is not None and dependencies[parent] == 0 and parent in leaf_grads:
+                        on_leaf(parent, leaf_grads.pop(parent))
                     continue
                 if input_grad is not None:
                     previous = grads.get(parent)
@@ -496,19 +503,22 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
     if retain_graph is None:
         retain_graph = create_graph
     seeds = _seed_gradients(tensors, grad_tensors, "backward")
-    leaf_grads, _ = _execute(tensors, seeds, retain_graph, create_graph)
     handed_out = {id(g.data) for g in seeds}
-    for leaf, grad in leaf_grads.items():
+
+    def accumulate_into_leaf(leaf, grad):
         grad = _run_hooks(leaf._hooks, grad) if leaf._hooks else grad
         if create_graph:
             leaf.grad = grad if leaf.grad is None else leaf.grad + grad
-            continue
-        if leaf.grad is None:
+        elif leaf.grad is None:
             leaf.grad = _owned(grad, handed_out)
         elif leaf.grad.data.flags.writeable:
             leaf.grad.data += grad.data
         else:
             leaf.grad = Tensor._make(leaf.grad.data + grad.data, None, None)
+
+    leaf_grads, _ = _execute(tensors, seeds, retain_graph, create_graph, on_leaf=accumulate_into_leaf)
+    for leaf, grad in leaf_grads.items():  # leaves that were roots themselves
+        accumulate_into_leaf(leaf, grad)
 
 
 def _owned(grad, handed_out):
