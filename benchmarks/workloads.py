@@ -135,7 +135,7 @@ def torch_step(torch, workload, inputs, labels):
 def numpy_mlp_step(sizes, inputs, labels):
     """The MLP step with the chain rule worked by hand: the arithmetic's own cost."""
     rng = numpy.random.default_rng(0)
-    weights = [rng.uniform(-1, 1, (o, i)).astype(numpy.float32) / numpy.sqrt(i) for i, o in sizes]
+    weights = [(rng.uniform(-1, 1, (o, i)) / numpy.sqrt(i)).astype(numpy.float32) for i, o in sizes]
     biases = [numpy.zeros(o, numpy.float32) for _, o in sizes]
     velocities = [numpy.zeros_like(p) for p in weights + biases]
     one_hot = numpy.eye(sizes[-1][1], dtype=numpy.float32)[labels]

@@ -1,7 +1,7 @@
 """Activation functions, each with a hand-written, numerically stable derivative."""
 import math
 
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..backend import array_module
 from ..tensor import constant
 from .elementwise import erf, erf_array, exp, where
@@ -47,7 +47,8 @@ class ReLU(Function):
     def backward(self, g):
         # Zero where x <= 0, so at x == 0 too; a NaN input passes g on, as in
         # PyTorch. A product, not where(): NumPy's where is far slower on a random mask.
-        return g * constant(~(self.inputs[0].data <= 0))
+        passes = ~(self.inputs[0].data <= 0)
+        return constant(g.data * passes) if not is_grad_enabled() else g * constant(passes)
 
 
 class LeakyReLU(Function):

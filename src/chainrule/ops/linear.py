@@ -1,5 +1,6 @@
 """The affine map of a fully connected layer, fused into one node: y = x W^T + b."""
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
+from ..tensor import constant
 
 
 class Linear(Function):
@@ -13,13 +14,23 @@ class Linear(Function):
 
     def backward(self, g):
         x, weight = self.inputs[0], self.inputs[1]
+        if not is_grad_enabled():
+            # An ordinary backward records nothing: the same maths straight on
+            # the arrays, without an op's dispatch per product (MLPs live here).
+            grads = self.gradients(g.data, x.data, weight.data)
+            return tuple(None if grad is None else constant(grad) for grad in grads)
+        return self.gradients(g, x, weight)
+
+    def gradients(self, g, x, weight):
+        """dL/dx = g W, dL/dW = g^T x, dL/db = sum of g over the batch; on
+        Tensors (differentiable) or on arrays alike."""
         needs = [edge is not None for edge in self.edges]
         rows = g.reshape(-1, g.shape[-1])  # every leading dim is a batch dim
         grad_x = g @ weight if needs[0] else None
-        grad_weight = rows.mT @ x.reshape(-1, x.shape[-1]) if needs[1] else None
+        grad_weight = rows.T @ x.reshape(-1, x.shape[-1]) if needs[1] else None
         if len(self.inputs) == 2:
             return grad_x, grad_weight
-        return grad_x, grad_weight, (rows.sum(dim=0) if needs[2] else None)
+        return grad_x, grad_weight, (rows.sum(0) if needs[2] else None)
 
 
 def linear(input, weight, bias=None):
