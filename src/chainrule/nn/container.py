@@ -4,7 +4,21 @@ from collections import OrderedDict
 from .module import Module, _format_repr
 
 
-class Sequential(Module):
+class _NumberedModules(Module):
+    """Sub-modules named "0", "1", … in order: what Sequential and ModuleList share."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(_NumberedModules):
     """Modules applied one after another; sub-modules are named "0", "1", …
     (or by the keys of an OrderedDict).
 
@@ -34,18 +48,9 @@ class Sequential(Module):
             return Sequential(OrderedDict(list(self._modules.items())[index]))
         return list(self._modules.values())[index]
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
 
-class ModuleList(Module):
+class ModuleList(_NumberedModules):
     """A list whose modules are registered (named "0", "1", …)."""
 
     def __init__(self, modules=None):
@@ -61,15 +66,6 @@ class ModuleList(Module):
     def __setitem__(self, index, module):
         self.add_module(str(range(len(self))[index]), module)
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, modules):
         for module in modules:
