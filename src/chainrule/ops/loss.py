@@ -419,12 +419,20 @@ class CrossEntropy(Function):
             grad_target = -per_class * self.true_weight * log_q if self.edges[1] is not None else None
             return grad_logits, grad_target
         # q sum(a) - a, with a's one-hot part subtracted at each sample's class alone.
-        q = softmax(logits, dim=self.dim) if recording else constant(self.probs)
+        xp = array_module(self.sample_weight)
         total = self.sample_weight if self.spread is None else self.sample_weight + self.kept * self.spread.sum()
-        grad = q * (per_class * constant(array_module(total).expand_dims(total, self.dim)))
+        total = xp.expand_dims(total, self.dim)
+        if not recording:
+            # An ordinary backward records nothing: the same maths on the arrays.
+            grad = self.probs * (per_class.data * total)
+            grad[self.index] -= g.data * self.sample_weight  # one class per sample: no repeats
+            if self.spread is not None:
+                grad -= per_class.data * xp.expand_dims(self.kept, self.dim) * self.spread
+            return constant(grad)
+        grad = softmax(logits, dim=self.dim) * (per_class * constant(total))
         grad = index_put(grad, self.index, -g * constant(self.sample_weight), accumulate=True)
         if self.spread is not None:
-            kept = constant(array_module(self.kept).expand_dims(self.kept, self.dim))
+            kept = constant(xp.expand_dims(self.kept, self.dim))
             grad = grad - per_class * kept * self.spread
         return grad
 
