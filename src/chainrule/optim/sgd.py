@@ -62,6 +62,7 @@ class SGD(Optimizer):
                 velocity = state["momentum_buffer"] = grad.copy()
             else:
                 velocity *= momentum
-                velocity += (1 - group["dampening"]) * grad
+                dampening = group["dampening"]
+                velocity += (1 - dampening) * grad if dampening else grad  # no temporary in the common case
             grad = grad + momentum * velocity if group["nesterov"] else velocity
         param -= group["lr"] * grad
