@@ -12,6 +12,14 @@ from .module import Module
 from .parameter import Parameter
 
 
+def _reset_affine(layer):
+    """The identity transform: weight 1 and bias 0, where the layer has them."""
+    if layer.weight is not None:
+        init.ones_(layer.weight)
+    if layer.bias is not None:
+        init.zeros_(layer.bias)
+
+
 class _BatchNorm(Module):
     """What BatchNorm1d and BatchNorm2d share; they differ in the input ranks they accept."""
 
@@ -43,10 +51,7 @@ class _BatchNorm(Module):
     def reset_parameters(self):
         """Forget the running statistics; weight 1, bias 0."""
         self.reset_running_stats()
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         if input.ndim not in self.ranks or input.shape[1] != self.num_features:
@@ -127,10 +132,7 @@ class LayerNorm(Module):
         self.bias = Parameter(creation.zeros(*shape, dtype=dtype)) if elementwise_affine and bias else None
 
     def reset_parameters(self):
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         k = len(self.normalized_shape)
@@ -165,10 +167,7 @@ class GroupNorm(Module):
         self.bias = Parameter(creation.zeros(num_channels, dtype=dtype)) if affine and bias else None
 
     def reset_parameters(self):
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         if input.ndim < 2 or input.shape[1] != self.num_channels:
