@@ -7,7 +7,7 @@
 >>> x.grad
 tensor([2., 4., 6.])
 """
-from . import ops  # attaches operators and methods to Tensor
+from . import memory, ops  # ops attaches operators and methods to Tensor
 from .autograd import Function, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (arange, as_tensor, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like,
                        rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
@@ -21,3 +21,5 @@ from .tensor import Tensor, is_tensor
 from . import autograd, data, nn, optim
 
 __version__ = "0.1.0"
+
+memory.keep_freed_memory()
