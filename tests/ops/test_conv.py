@@ -294,6 +294,31 @@ def test_no_grad_records_nothing():
     assert out.grad_fn is None and not out.requires_grad
 
 
+# ------------------------------------------------------------------ memory layout
+
+@pytest.mark.parametrize("name", ["plain", "stride2_padding1", "groups", "depthwise"])
+def test_outputs_and_gradients_are_batch_last_and_do_not_depend_on_the_input_layout(name):
+    # Convolutions keep images as (C, *spatial, N) in memory; any input layout gives the same numbers.
+    input_shape, weight_shape, bias, kwargs = CONV2D_CASES[name]
+    arrays = _inputs(input_shape, weight_shape, bias, weight_shape[0])
+    layouts = {"batch-first": arrays[0],
+               "batch-last": numpy.moveaxis(numpy.ascontiguousarray(numpy.moveaxis(arrays[0], 0, -1)), -1, 0),
+               "channel-major": numpy.ascontiguousarray(arrays[0].swapaxes(0, 1)).swapaxes(0, 1)}
+    results = {}
+    for layout, data in layouts.items():
+        x, *rest = (chainrule.tensor(a, requires_grad=True) for a in [data] + arrays[1:])
+        seen = []
+        x.register_hook(seen.append)
+        out = conv2d(x, *rest, **kwargs)
+        (out * out).sum().backward()
+        assert numpy.moveaxis(out.data, 0, -1).flags.c_contiguous
+        assert numpy.moveaxis(seen[0].data, 0, -1).flags.c_contiguous or kwargs.get("padding")
+        results[layout] = [out.data, x.grad.data] + [t.grad.data for t in rest]
+    for layout in ("batch-last", "channel-major"):
+        for ours, reference in zip(results[layout], results["batch-first"]):
+            numpy.testing.assert_array_equal(ours, reference)
+
+
 # ------------------------------------------------------------------ errors
 
 def _tensors(*shapes):

@@ -28,23 +28,30 @@ _SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
 
 # ------------------------------------------------------------------ im2col and col2im
+#
+# Columns and images are laid out batch-last in memory: (C, *spatial, N), seen
+# as (N, C, *spatial) through a transposed view. A window's row then reaches
+# across the batch in one contiguous run (out_width * N elements), so im2col's
+# copy and col2im's adds move long runs instead of rows a few elements wide.
 
 def pad_spatial(x, padding, value=0):
-    """``x`` (N, C, *spatial) with ``padding``'s (before, after) pairs of ``value`` around it."""
+    """``x`` (N, C, *spatial) with ``padding``'s (before, after) pairs of ``value``
+    around it, laid out in memory as ``x`` is."""
     if not any(before or after for before, after in padding):
         return x
     shape = x.shape[:2] + tuple(n + before + after for n, (before, after) in zip(x.shape[2:], padding))
-    out = array_module(x).full(shape, value, dtype=x.dtype)
-    out[_interior(padding, x.shape[2:])] = x
+    out = array_module(x).full_like(x, value, shape=shape)
+    out[interior(padding, x.shape[2:])] = x
     return out
 
 
-def _interior(padding, size):
+def interior(padding, size):
     return (slice(None), slice(None)) + tuple(slice(before, before + n) for (before, _), n in zip(padding, size))
 
 
-def windows(padded, geometry):
-    """Every kernel window of ``padded`` as a read-only view (N, C, *kernel, *out), no copy.
+def windows(padded, geometry, writeable=False):
+    """Every kernel window of ``padded`` as a view (N, C, *kernel, *out), no copy;
+    read-only unless ``writeable`` (for windows that never overlap).
 
     Along each spatial axis, kernel tap k of output position o reads padded
     element o * stride + k * dilation: a tap step is ``dilation`` elements,
@@ -55,46 +62,57 @@ def windows(padded, geometry):
     strides = (padded.strides[:2]
                + tuple(s * d for s, d in zip(spatial_strides, geometry.dilation))
                + tuple(s * step for s, step in zip(spatial_strides, geometry.stride)))
-    return array_module(padded).lib.stride_tricks.as_strided(padded, shape, strides, writeable=False)
+    return array_module(padded).lib.stride_tricks.as_strided(padded, shape, strides, writeable=writeable)
 
 
-def _channels_first(ndim):
-    """The axis order that takes (N, C, *kernel, *out) to (C, *kernel, N, *out)."""
-    return (1, *range(2, 2 + ndim), 0, *range(2 + ndim, 2 + 2 * ndim))
+def batch_last(x):
+    """``x`` (N, C, *spatial) laid out (C, *spatial, N) in memory: a copy unless it is already."""
+    xp = array_module(x)
+    return xp.moveaxis(xp.ascontiguousarray(xp.moveaxis(x, 0, -1)), -1, 0)
+
+
+def _batch_to_end(ndim):
+    """The axis order that takes (N, C, *kernel, *out) to (C, *kernel, *out, N)."""
+    return (*range(1, 2 + 2 * ndim), 0)
 
 
 def _im2col(x, geometry):
-    """The columns of a convolution: (groups, C/groups * prod(kernel), N * prod(out)).
+    """The columns of a convolution: (groups, C/groups * prod(kernel), prod(out) * N).
 
     A row is one (channel, kernel tap), ordered like the flattened weight; a
-    column is one (sample, output position). The reshape makes the one copy.
+    column is one (output position, sample). The reshape makes the one copy.
     """
-    view = windows(pad_spatial(x, geometry.padding), geometry).transpose(_channels_first(len(geometry.kernel)))
+    ndim = len(geometry.kernel)
+    view = windows(pad_spatial(batch_last(x), geometry.padding), geometry).transpose(_batch_to_end(ndim))
     rows = x.shape[1] // geometry.groups * math.prod(geometry.kernel)
-    return view.reshape(geometry.groups, rows, x.shape[0] * math.prod(geometry.out_size))
+    return view.reshape(geometry.groups, rows, math.prod(geometry.out_size) * x.shape[0])
 
 
 def _col2im(columns, geometry):
     """The adjoint of ``windows``: add each window's entries back where they were read.
 
-    ``columns`` is (C, *kernel, N, *out); returns (N, C, *in_size). One strided
-    add per kernel tap; each adds into distinct places, so no scatter is needed.
+    ``columns`` is (C, *kernel, *out, N); returns (N, C, *in_size), batch-last
+    in memory. One strided add per kernel tap; each adds into distinct places,
+    so no scatter is needed.
     """
-    ndim = len(geometry.kernel)
-    channels, batch = columns.shape[0], columns.shape[1 + ndim]
+    channels, batch = columns.shape[0], columns.shape[-1]
     padded_size = tuple(n + before + after for n, (before, after) in zip(geometry.in_size, geometry.padding))
-    # Channel-major, like the columns, so that every add streams through memory.
-    padded = array_module(columns).zeros((channels, batch) + padded_size, dtype=columns.dtype)
+    padded = array_module(columns).zeros((channels,) + padded_size + (batch,), dtype=columns.dtype)
     for tap in itertools.product(*map(range, geometry.kernel)):
         region = tuple(slice(k * d, k * d + s * (n - 1) + 1, s)
                        for k, d, s, n in zip(tap, geometry.dilation, geometry.stride, geometry.out_size))
-        padded[(slice(None), slice(None)) + region] += columns[(slice(None),) + tap]
-    return padded[_interior(geometry.padding, geometry.in_size)].swapaxes(0, 1)
+        padded[(slice(None),) + region] += columns[(slice(None),) + tap]
+    return array_module(padded).moveaxis(padded, -1, 0)[interior(geometry.padding, geometry.in_size)]
+
+
+def _from_batch_last(y):
+    """(C, *spatial, N) seen as (N, C, *spatial), no copy."""
+    return array_module(y).moveaxis(y, -1, 0)
 
 
 def _rows_per_group(g, groups):
-    """(N, O, *out) as (groups, O/groups, N * prod(out)): the output side of the product."""
-    return g.swapaxes(0, 1).reshape(groups, g.shape[1] // groups, g.shape[0] * math.prod(g.shape[2:]))
+    """(N, O, *out) as (groups, O/groups, prod(out) * N): the output side of the product."""
+    return array_module(g).moveaxis(g, 0, -1).reshape(groups, g.shape[1] // groups, -1)
 
 
 def _bias_gradient(g):
@@ -115,9 +133,10 @@ class Convolution(Function):
         self.geometry = geometry
         self.columns = columns = _im2col(x, geometry)  # kept: the weight's gradient needs them again
         out = weight.reshape(geometry.groups, -1, columns.shape[1]) @ columns
-        # NOTE: returned channel-major (a transposed view): the next op reads
-        # it as cheaply, and making it contiguous would cost a pass over it.
-        out = out.reshape((weight.shape[0], x.shape[0]) + tuple(geometry.out_size)).swapaxes(0, 1)
+        # Returned batch-last (a transposed view): elementwise ops keep that
+        # layout, so the next convolution's im2col and the backward's col2im
+        # find it as they want it.
+        out = _from_batch_last(out.reshape((weight.shape[0],) + tuple(geometry.out_size) + (x.shape[0],)))
         return out if bias is None else _add_bias(out, bias)
 
     def backward(self, g):
@@ -143,7 +162,7 @@ class TransposedConvolution(Function):
         rows = _rows_per_group(y, groups)
         columns = weight.reshape(groups, rows.shape[1], -1).transpose(0, 2, 1) @ rows
         channels = weight.shape[1] * groups
-        columns = columns.reshape((channels,) + tuple(geometry.kernel) + (y.shape[0],) + tuple(geometry.out_size))
+        columns = columns.reshape((channels,) + tuple(geometry.kernel) + tuple(geometry.out_size) + (y.shape[0],))
         out = _col2im(columns, geometry)
         return out if bias is None else _add_bias(out, bias)
 
@@ -201,7 +220,7 @@ class Fold(Function):
         ndim = len(geometry.kernel)
         channels = columns.shape[1] // math.prod(geometry.kernel)
         grid = columns.reshape((columns.shape[0], channels) + tuple(geometry.kernel) + tuple(geometry.out_size))
-        return _col2im(grid.transpose(_channels_first(ndim)), geometry)
+        return _col2im(grid.transpose(_batch_to_end(ndim)), geometry)
 
     def backward(self, g):
         return Unfold.apply(g, geometry=self.geometry)
