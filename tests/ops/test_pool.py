@@ -248,3 +248,40 @@ def test_errors_name_the_op_and_the_shapes(name):
     call, message = ERROR_CASES[name]
     with pytest.raises(ValueError, match=message):
         call(chainrule.zeros(1, 2, 4, 6))
+
+
+# ------------------------------------------------------------------ memory layouts and the tap-by-tap backward
+
+def batch_last_copy(x):
+    """The same values laid out (C, *spatial, N) in memory, as convolutions return them."""
+    return numpy.moveaxis(numpy.ascontiguousarray(numpy.moveaxis(x, 0, -1)), -1, 0)
+
+
+@pytest.mark.parametrize("name", ["2d_k2", "2d_odd_size", "2d_padding_ceil", "2d_overlapping", "1d_everything"])
+def test_max_pool_of_a_batch_last_input_equals_the_contiguous_result(name):
+    function, shape, kwargs = MAX_POOL_CASES[name]
+    if len(shape) < 3 or (function == "max_pool2d" and len(shape) != 4):
+        pytest.skip("a batched case is needed")
+    x = tied_inputs(shape, seed=2)[0]
+    g = numpy.random.default_rng(3).standard_normal(globals()[function](chainrule.tensor(x), **kwargs).shape)
+    results = []
+    for data in (x, batch_last_copy(x)):
+        t = chainrule.tensor(data, requires_grad=True)
+        t.register_hook(results.append)
+        globals()[function](t, **kwargs).backward(chainrule.tensor(g))
+    numpy.testing.assert_array_equal(results[0].data, results[1].data)
+    # The gradient comes back in the input's layout, so the ops before it stay on one layout.
+    assert numpy.moveaxis(results[1].data, 0, -1).flags.c_contiguous
+    assert results[0].data.flags.c_contiguous
+
+
+def test_an_infinite_gradient_reaches_only_the_maximum():
+    x = chainrule.tensor([[[[1.0, 2.0], [4.0, 3.0]]]], requires_grad=True)
+    max_pool2d(x, 2).backward(chainrule.tensor([[[[numpy.inf]]]]))
+    numpy.testing.assert_array_equal(x.grad.data, [[[[0.0, 0.0], [numpy.inf, 0.0]]]])
+
+
+def test_second_order_through_non_overlapping_windows():
+    x = numpy.random.default_rng(0).permutation(2 * 2 * 6 * 5).reshape(2, 2, 6, 5) / 4.0
+    check_gradients(lambda t: max_pool2d(t, 2) ** 2, [x], second_order=True)
+    check_gradients(lambda t: max_pool2d(t, 2) ** 2, [batch_last_copy(x)], second_order=True)

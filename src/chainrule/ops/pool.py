@@ -7,103 +7,166 @@ convolution with a kernel of ones, divided by each window's count, so its
 derivatives come from the convolution's. Adaptive average pooling multiplies
 by an averaging matrix along each spatial dim.
 """
+import itertools
 import math
 
 from ..autograd import Function
 from ..backend import array_module
 from ..tensor import constant
-from .conv import Convolution, Geometry, as_tuple, check_rank, check_window_fits, pad_spatial, windows
+from .conv import (Convolution, Geometry, batch_last as conv_batch_last, interior, as_tuple, check_rank, check_window_fits, pad_spatial,
+                   windows)
 
 
-# ------------------------------------------------------------------ gather and scatter by flat index
+# ------------------------------------------------------------------ which element each window picked
+
+class Picks:
+    """The element each max-pooling window picked.
+
+    ``tap`` (N, C, *out) numbers the picked kernel tap within its window (taps
+    in row-major order); ``coordinates[i]`` (out_i, k_i) gives each tap's input
+    coordinate along spatial dim i. ``geometry`` is set when the windows are a
+    regular strided view that never overlaps: then the gradient can be spread
+    tap by tap through the same view, with no scatter.
+    """
+
+    def __init__(self, tap, coordinates, in_size, overlapping, geometry=None):
+        self.tap, self.coordinates, self.in_size = tap, coordinates, in_size
+        self.overlapping, self.geometry = overlapping, geometry
+        self._indices = None
+
+    @property
+    def indices(self):
+        """Each pick's flat index in its (n, c) input plane, as PyTorch's ``return_indices`` gives it."""
+        if self._indices is None:
+            xp = array_module(self.tap)
+            table = _tap_table(self.coordinates, self.in_size)[0]
+            out_size = self.tap.shape[2:]
+            window_start = xp.arange(math.prod(out_size)).reshape(out_size) * table.shape[1]
+            self._indices = xp.take(table, self.tap + window_start)
+        return self._indices
+
+    def flat_indices(self, shape, batch_last):
+        """The picks' positions in the flattened input of ``shape``, laid out batch-last or batch-first."""
+        xp = array_module(self.tap)
+        batch, channels, plane = shape[0], shape[1], math.prod(shape[2:])
+        spread = (1,) * (self.tap.ndim - 2)
+        n = xp.arange(batch).reshape((batch, 1) + spread)
+        c = xp.arange(channels).reshape((1, channels) + spread)
+        if batch_last:
+            return (c * plane + self.indices) * batch + n
+        return (n * channels + c) * plane + self.indices
+
+
+def is_batch_last(x):
+    """Whether ``x`` (N, C, *spatial) lies in memory as a contiguous (C, *spatial, N) array."""
+    return array_module(x).moveaxis(x, 0, -1).flags.c_contiguous
+
 
 class TakeAt(Function):
-    """out[n, c, *o] = x[n, c].flat[indices[n, c, *o]]: one input element per output.
+    """out[n, c, *o] = the element of x[n, c] that window o picked (``picks``).
 
     ``taken``: those elements, when the caller has them already (max pooling
-    finds them on the way to the indices), so that they are not gathered twice.
+    finds them on the way to the picks), so that they are not gathered twice.
     """
 
     saves_inputs = False
 
-    def forward(self, x, *, indices, overlapping, taken=None):
-        self.indices, self.in_shape, self.overlapping = indices, x.shape, overlapping
+    def forward(self, x, *, picks, taken=None):
+        self.picks, self.in_shape, self.batch_last = picks, x.shape, is_batch_last(x)
         if taken is not None:
             return taken
-        return x.reshape(-1)[_global_indices(indices, x.shape)]
+        flat = array_module(x).moveaxis(x, 0, -1).reshape(-1) if self.batch_last else x.reshape(-1)
+        return flat[picks.flat_indices(x.shape, self.batch_last)]
 
     def backward(self, g):
-        return PutAt.apply(g, indices=self.indices, shape=self.in_shape, overlapping=self.overlapping)
+        return PutAt.apply(g, picks=self.picks, shape=self.in_shape, batch_last=self.batch_last)
 
 
 class PutAt(Function):
-    """Zeros of ``shape`` with g added at the flat ``indices``: the adjoint of ``TakeAt``."""
+    """Zeros of ``shape`` with g added where ``picks`` point: the adjoint of ``TakeAt``.
+
+    The result is laid out batch-last in memory when ``batch_last`` is set, as
+    the pooled input was, so that the ops around it keep one layout.
+    """
 
     saves_inputs = False
 
-    def forward(self, g, *, indices, shape, overlapping):
-        self.indices, self.overlapping = indices, overlapping
+    def forward(self, g, *, picks, shape, batch_last):
+        self.picks, self.batch_last = picks, batch_last
         xp = array_module(g)
+        if picks.geometry is not None and xp.isfinite(g).all():
+            return _spread_by_tap(g, picks, shape, batch_last)
         out = xp.zeros(math.prod(shape), dtype=g.dtype)
-        if overlapping:
+        indices = picks.flat_indices(shape, batch_last)
+        if picks.overlapping:
             # Two windows may pick the same element; only add.at sums repeats.
-            xp.add.at(out, _global_indices(indices, shape).reshape(-1), g.reshape(-1))
+            xp.add.at(out, indices.reshape(-1), g.reshape(-1))
         else:
-            out[_global_indices(indices, shape)] = g
+            out[indices] = g
+        if batch_last:
+            return xp.moveaxis(out.reshape(shape[1:] + shape[:1]), -1, 0)
         return out.reshape(shape)
 
     def backward(self, gg):
-        return TakeAt.apply(gg, indices=self.indices, overlapping=self.overlapping)
+        return TakeAt.apply(gg, picks=self.picks)
 
 
-def _global_indices(indices, shape):
-    """Indices into one (n, c) plane of ``shape`` as indices into the whole flattened array."""
-    batch, channels = shape[:2]
-    planes = array_module(indices).arange(batch * channels).reshape((batch, channels) + (1,) * (indices.ndim - 2))
-    return indices + planes * math.prod(shape[2:])
+def _spread_by_tap(g, picks, shape, batch_last):
+    """PutAt for windows that never overlap: for each tap, write g where that
+    tap was picked and 0 elsewhere, through a view of the windows.
+    Multiplying by the mask is exact because g is finite."""
+    xp = array_module(g)
+    geometry = picks.geometry
+    if batch_last:
+        g = conv_batch_last(g)  # as the picks lie: mixed layouts make every product slow
+    padded_shape = shape[:2] + tuple(n + before + after for n, (before, after) in zip(shape[2:], geometry.padding))
+    padded = xp.zeros(padded_shape[1:] + padded_shape[:1] if batch_last else padded_shape, dtype=g.dtype)
+    if batch_last:
+        padded = xp.moveaxis(padded, -1, 0)
+    view = windows(padded, geometry, writeable=True)
+    for number, tap in enumerate(itertools.product(*map(range, geometry.kernel))):
+        xp.multiply(g, picks.tap == number, out=view[(slice(None), slice(None)) + tap])
+    return padded[interior(geometry.padding, shape[2:])]
 
 
 def _window_maxima(window_values, coordinates, in_size):
-    """Each window's largest value, and its flat index in the input plane.
+    """Each window's largest value, and which of its taps holds it.
 
     ``window_values`` is (N, C, *kernel, *out); ``coordinates[i]`` (out_i, k_i)
     holds each tap's input coordinate along spatial dim i, which may fall in
     the padding. As in PyTorch, the first largest element wins, the last NaN
-    beats any number, and padding never wins.
+    beats any number, and padding never wins. One pass per tap over arrays of
+    the output's size: no copy of the windows.
     """
     xp = array_module(window_values)
     ndim = len(in_size)
-    kernel, out_size = window_values.shape[2:2 + ndim], window_values.shape[2 + ndim:]
-    taps = math.prod(kernel)
-    stacked = _taps_first(window_values, ndim)
-    largest = stacked.max(axis=0)
-    hits = stacked == largest
-    table, real = _tap_table(coordinates, in_size)
-    if not real.all() and (largest == -xp.inf).any():
-        hits &= real.T.reshape((taps, 1, 1) + out_size)
-    # NumPy's argmax along a short leading axis is slow; the first hit is the
-    # one with the largest countdown number.
-    countdown = xp.arange(taps, 0, -1, dtype=xp.min_scalar_type(taps)).reshape((taps,) + (1,) * (ndim + 2))
-    tap = taps - (hits * countdown).max(axis=0)
-    not_a_number = largest != largest
+    kernel = window_values.shape[2:2 + ndim]
+    planes = [window_values[(slice(None), slice(None)) + tap] for tap in itertools.product(*map(range, kernel))]
+    largest = xp.copy(planes[0], order="K")
+    for plane in planes[1:]:
+        xp.maximum(largest, plane, out=largest)
+    real = None
+    if (largest == -xp.inf).any():
+        real = _tap_table(coordinates, in_size)[1]
+        real = None if real.all() else real.T.reshape((len(planes), 1, 1) + largest.shape[2:])
+    # The first hit is the one with the largest countdown number (taps, ..., 1).
+    count_type = xp.min_scalar_type(len(planes))
+    countdown = xp.zeros_like(largest, dtype=count_type)  # laid out as the input is
+    for number, plane in enumerate(planes):
+        hits = plane == largest
+        if real is not None:
+            hits &= real[number]
+        xp.maximum(countdown, hits * count_type.type(len(planes) - number), out=countdown)
+    tap = count_type.type(len(planes)) - countdown  # kept narrow: the backward compares it once per tap
+    not_a_number = countdown == 0
     if not_a_number.any():
-        # PyTorch takes a NaN over a number and over an earlier NaN: the last NaN wins.
-        last_nan = ((stacked != stacked) * countdown[::-1]).max(axis=0) - 1
+        # maximum() spread the NaN to largest, so nothing equals it there; PyTorch
+        # takes a NaN over a number and over an earlier NaN: the last NaN wins.
+        last_nan = xp.zeros_like(countdown)
+        for number, plane in enumerate(planes):
+            last_nan[plane != plane] = number
         tap = xp.where(not_a_number, last_nan, tap)
-    window_start = xp.arange(math.prod(out_size)).reshape(out_size) * taps
-    return largest, xp.take(table, tap + window_start)
-
-
-def _taps_first(window_values, ndim):
-    """(N, C, *kernel, *out) copied to (taps, N, C, *out); the copy keeps the
-    source's order of N and C in memory, so that it reads memory in sequence."""
-    channel_major = window_values.strides[1] > window_values.strides[0]
-    lead = (1, 0) if channel_major else (0, 1)
-    order = (*range(2, 2 + ndim), *lead, *range(2 + ndim, 2 + 2 * ndim))
-    taps = math.prod(window_values.shape[2:2 + ndim])
-    shape = (taps,) + tuple(window_values.shape[i] for i in lead) + window_values.shape[2 + ndim:]
-    stacked = window_values.transpose(order).reshape(shape)
-    return stacked.swapaxes(1, 2) if channel_major else stacked
+    return largest, tap
 
 
 def _tap_table(coordinates, in_size):
@@ -127,12 +190,14 @@ def _spread(table, axis, ndim):
     return table.reshape(shape)
 
 
-def _max_pool_result(x, window_values, coordinates, overlapping, batched, return_indices):
-    largest, indices = _window_maxima(window_values, coordinates, x.shape[2:])
-    out = TakeAt.apply(x, indices=indices, overlapping=overlapping, taken=largest)
-    if not batched:
-        out, indices = out.squeeze(0), indices[0]
-    return (out, constant(indices)) if return_indices else out
+def _max_pool_result(x, window_values, coordinates, overlapping, batched, return_indices, geometry=None):
+    largest, tap = _window_maxima(window_values, coordinates, x.shape[2:])
+    picks = Picks(tap, coordinates, x.shape[2:], overlapping, None if overlapping else geometry)
+    out = TakeAt.apply(x, picks=picks, taken=largest)
+    if not return_indices:
+        return out if batched else out.squeeze(0)
+    indices = picks.indices if batched else picks.indices[0]
+    return (out if batched else out.squeeze(0)), constant(indices)
 
 
 def max_pool(name, ndim, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
@@ -151,7 +216,7 @@ def max_pool(name, ndim, input, kernel_size, stride, padding, dilation, ceil_mod
                          f"{geometry.dilation}, some windows over an input of shape {x.shape} hold only padding; "
                          f"reduce the padding or the dilation")
     overlapping = any(s < d * (k - 1) + 1 for s, d, k in zip(geometry.stride, geometry.dilation, geometry.kernel))
-    return _max_pool_result(x, view, coordinates, overlapping, batched, return_indices)
+    return _max_pool_result(x, view, coordinates, overlapping, batched, return_indices, geometry)
 
 
 def _pool_geometry(name, x, kernel_size, stride, padding, dilation, ceil_mode):
