@@ -175,7 +175,7 @@ def build_run(config):
     except (ValueError, TypeError) as error:
         raise CommandError(f"{config.source}: [model] {error}") from None
     test_set = TensorDataset(arrays["x_test"], arrays["y_test"])
-    train_loader = _loader(train_set, config.train.batch_size, config.train.seed, shuffle=True)
+    train_loader = _loader(train_set, config.train.batch_size, config.train.seed, training=True)
     evaluation_batch = config.train.eval_batch_size
     optimizer = make_optimizer(config, model)
     return Run(
@@ -188,12 +188,17 @@ def build_run(config):
     )
 
 
-def _loader(dataset, batch_size, seed, shuffle=False):
-    """A DataLoader over ``dataset``; under ``mpiexec`` over this rank's shard, ``batch_size`` per rank."""
+def _loader(dataset, batch_size, seed, training=False):
+    """A DataLoader over ``dataset``, shuffled for ``training``; under ``mpiexec``
+    over this rank's shard, ``batch_size`` per rank.
+
+    Training shards are padded to equal lengths, since every step is
+    collective; evaluation shards are not, so that no sample counts twice.
+    """
     if distributed.world_size() > 1:
-        sampler = distributed.DistributedSampler(dataset, shuffle=shuffle, seed=seed)
+        sampler = distributed.DistributedSampler(dataset, shuffle=training, seed=seed, pad=training)
         return DataLoader(dataset, batch_size=batch_size, sampler=sampler)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=training)
 
 
 # ---------------------------------------------------------------- train

@@ -32,6 +32,15 @@ def test_drop_last_drops_the_uneven_tail_instead_of_padding(size, replicas):
     assert len(set(together.tolist())) == len(together) == size - size % replicas
 
 
+@pytest.mark.parametrize("size, replicas", [(10, 3), (12, 4), (5, 2), (2, 3), (7, 1)])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_without_padding_every_sample_is_in_exactly_one_shard(size, replicas, shuffle):
+    orders, samplers = shards(size, replicas, shuffle=shuffle, pad=False)
+    assert [len(order) for order in orders] == [len(sampler) for sampler in samplers]
+    assert max(map(len, orders)) - min(map(len, orders)) <= 1
+    assert sorted(numpy.concatenate(orders).tolist()) == list(range(size))
+
+
 def test_every_rank_cuts_the_same_permutation_seeded_by_seed_plus_epoch():
     orders, _ = shards(10, 3, epoch=4, seed=5)
     permutation = numpy.random.Generator(numpy.random.PCG64(5 + 4)).permutation(10)

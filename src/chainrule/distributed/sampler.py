@@ -29,6 +29,10 @@ class DistributedSampler:
     shuffle : a new permutation each epoch; otherwise 0, 1, …, n-1
     seed : the same on every rank
     drop_last : drop the tail that does not divide evenly instead of padding
+    pad : pad to equal shards (the default, which training needs). With
+        False, no index repeats and the shards differ in length by at most
+        one: right for evaluation, where ranks take no collective step per
+        batch and a repeated sample would be counted twice
 
     Example
     -------
@@ -39,7 +43,7 @@ class DistributedSampler:
     ...         ...
     """
 
-    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False):
+    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0, drop_last=False, pad=True):
         num_replicas = world_size() if num_replicas is None else num_replicas
         rank = current_rank() if rank is None else rank
         if not isinstance(num_replicas, int) or num_replicas < 1:
@@ -47,13 +51,15 @@ class DistributedSampler:
         if not isinstance(rank, int) or not 0 <= rank < num_replicas:
             raise ValueError(f"DistributedSampler: rank must be in [0, {num_replicas}), got {rank!r}")
         self.dataset, self.num_replicas, self.rank = dataset, num_replicas, rank
-        self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last
+        self.shuffle, self.seed, self.drop_last, self.pad = shuffle, seed, drop_last, pad
         self.epoch = 0  # the epoch whose order epoch_order() serves next
         self.current_epoch = 0  # the epoch served last (the one in progress)
 
     def __len__(self):
-        """How many indices each rank gets per epoch."""
+        """How many indices this rank gets per epoch."""
         n = len(self.dataset)
+        if not self.pad and not self.drop_last:
+            return len(range(self.rank, n, self.num_replicas))
         return n // self.num_replicas if self.drop_last else -(-n // self.num_replicas)
 
     def set_epoch(self, epoch):
@@ -67,7 +73,7 @@ class DistributedSampler:
             order = numpy.random.Generator(numpy.random.PCG64(self.seed + self.epoch)).permutation(n)
         else:
             order = numpy.arange(n)
-        total = len(self) * self.num_replicas
+        total = n if not self.pad and not self.drop_last else len(self) * self.num_replicas
         if total > n:
             order = numpy.resize(order, total)  # repeats the order from its start
         self.current_epoch = self.epoch
