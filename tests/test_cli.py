@@ -442,12 +442,32 @@ needs_mpi = pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None or _mp
                                       "(or chainrule[mpi])")
 
 
-def _run_ranks(*argv, cwd, ranks=2):
+def _rank_environment():
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("PMI_", "OMPI_"))}
     environment.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
                        CHAINRULE_DISTRIBUTED_TIMEOUT="60")
+    return environment
+
+
+def _run_ranks(*argv, cwd, ranks=2):
     return subprocess.run([_mpiexec(), "-n", str(ranks), sys.executable, "-m", "chainrule", *map(str, argv)],
-                          capture_output=True, text=True, timeout=180, cwd=cwd, env=environment)
+                          capture_output=True, text=True, timeout=180, cwd=cwd, env=_rank_environment())
+
+
+@needs_mpi
+def test_ranks_that_read_different_configs_refuse_to_train(data, tmp_path):
+    # One relative path, two working directories: as on two machines whose copies of the file differ.
+    for rank, lr in ((0, "0.01"), (1, "0.07")):
+        (tmp_path / f"rank{rank}").mkdir()
+        (tmp_path / f"rank{rank}" / "tiny.toml").write_text(TINY.replace("lr = 0.01", f"lr = {lr}"))
+    command = [sys.executable, "-m", "chainrule", "train", "tiny.toml", "--no-progress"]
+    done = subprocess.run([_mpiexec(), "-n", "1", "-wdir", str(tmp_path / "rank0"), *command, ":",
+                           "-n", "1", "-wdir", str(tmp_path / "rank1"), *command],
+                          capture_output=True, text=True, timeout=180, env=_rank_environment())
+    assert done.returncode != 0
+    assert "rank 1 read a config (tiny.toml) that differs from rank 0's" in done.stderr
+    assert "[optimizer] lr: 0.07 here, 0.01 on rank 0" in done.stderr
+    assert not (tmp_path / "rank0" / "runs").exists()
 
 
 @needs_mpi

@@ -196,6 +196,9 @@ def _loader(dataset, batch_size, seed, training=False):
     collective; evaluation shards are not, so that no sample counts twice.
     """
     if distributed.world_size() > 1:
+        if len(dataset) < distributed.world_size():
+            raise CommandError(f"a data split of {len(dataset)} samples cannot be shared by "
+                               f"{distributed.world_size()} ranks; run on at most {len(dataset)} ranks")
         sampler = distributed.DistributedSampler(dataset, shuffle=training, seed=seed, pad=training)
         return DataLoader(dataset, batch_size=batch_size, sampler=sampler)
     return DataLoader(dataset, batch_size=batch_size, shuffle=training)
@@ -278,7 +281,24 @@ def _prepare_run(args):
     shared = distributed.broadcast_object(shared)
     if not main_process:
         config = loads_config(shared["config"], source=shared["source"], name=shared["name"])
+        if not args.resume:
+            _check_same_config(load_config(args.config).with_overrides(
+                "the command line", epochs=args.epochs, seed=args.seed), config)
     return config, pathlib.Path(shared["run_dir"]), shared["resume"]
+
+
+def _check_same_config(own, rank0):
+    """Refuse to train when this rank's config differs from rank 0's: the ranks would build different
+    models or data (a config edited on one machine of several, or a different file at the same path)."""
+    ours, theirs = own.to_dict(), rank0.to_dict()
+    differing = [f"[{section}] {key}: {values.get(key)!r} here, {theirs[section].get(key)!r} on rank 0"
+                 for section, values in ours.items()
+                 for key in sorted(values.keys() | theirs[section].keys())
+                 if values.get(key) != theirs[section].get(key)]
+    if differing:
+        raise CommandError(f"rank {distributed.rank()} read a config ({own.source}) that differs from rank 0's "
+                           f"({rank0.source}): " + "; ".join(differing)
+                           + ". Every rank must train from the same config: copy the file to every machine")
 
 
 def _run_preflight(args, run):

@@ -50,6 +50,9 @@ class DistributedSampler:
             raise ValueError(f"DistributedSampler: num_replicas must be a positive int, got {num_replicas!r}")
         if not isinstance(rank, int) or not 0 <= rank < num_replicas:
             raise ValueError(f"DistributedSampler: rank must be in [0, {num_replicas}), got {rank!r}")
+        if len(dataset) < num_replicas:
+            raise ValueError(f"DistributedSampler: {num_replicas} ranks but only {len(dataset)} samples; every rank "
+                             f"needs at least one sample per epoch, so run on at most {len(dataset)} ranks")
         self.dataset, self.num_replicas, self.rank = dataset, num_replicas, rank
         self.shuffle, self.seed, self.drop_last, self.pad = shuffle, seed, drop_last, pad
         self.epoch = 0  # the epoch whose order epoch_order() serves next
