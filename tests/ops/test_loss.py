@@ -97,6 +97,9 @@ for _reduction in REDUCTIONS:
              **_options)
     case("cross_entropy", [SCORES_K, LABELS_K], "K-dim,", reduction=_reduction, weight=WEIGHT4,
          label_smoothing=0.1)
+    # The common case takes a shorter path through the node: no weight, no smoothing, nothing ignored.
+    case("cross_entropy", [SCORES, numpy.array([1, 2, 0, 3, 3])], "every index counts,", reduction=_reduction)
+    case("cross_entropy", [SCORES_K, classes((2, 3, 2), 4)], "K-dim, every index counts,", reduction=_reduction)
     case("cross_entropy", [SCORES_K, probabilities((2, 4, 3, 2), 1)], "K-dim probabilities,",
          reduction=_reduction, weight=WEIGHT4, label_smoothing=0.1)
     case("cross_entropy", [uniform((4,)), numpy.array(2)], "unbatched,", reduction=_reduction, label_smoothing=0.1)
@@ -246,14 +249,17 @@ def test_cross_entropy_gradient_is_softmax_minus_one_hot():
 
 
 @requires_torch
-@pytest.mark.parametrize("target", [LABELS, probabilities((5, 4), 1)], ids=["indices", "probabilities"])
-def test_cross_entropy_second_derivative_matches_torch(target):
+@pytest.mark.parametrize("target, weighted", [(LABELS, True), (probabilities((5, 4), 1), True),
+                                              (numpy.array([1, 2, 0, 3, 3]), False)],
+                         ids=["indices", "probabilities", "plain indices"])
+def test_cross_entropy_second_derivative_matches_torch(target, weighted):
     """A Hessian-vector product through the fused node, against PyTorch's."""
     direction = uniform(SCORES.shape)
 
     def hvp(lib, grad, tensor):
         logits = tensor(SCORES, requires_grad=True)
-        loss = lib(logits, tensor(target), weight=tensor(WEIGHT4), label_smoothing=0.2)
+        options = dict(weight=tensor(WEIGHT4), label_smoothing=0.2) if weighted else {}
+        loss = lib(logits, tensor(target), **options)
         (g,) = grad(loss, logits, create_graph=True)
         return grad((g * tensor(direction)).sum(), logits)[0]
 

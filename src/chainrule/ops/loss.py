@@ -141,6 +141,19 @@ def _class_indices(name, input, target, ignore_index):
     return xp.where(kept, indices, 0), kept
 
 
+def _every_index_counts(input, target, ignore_index):
+    """Whether ``target`` holds valid class indices of the right shape, none of them ignored: the
+    common case, checked with two reductions (``_class_indices`` explains anything else)."""
+    dim = _class_axis(input)
+    indices = target.data
+    if indices.dtype.kind not in "iu" or target.shape != input.shape[:dim] + input.shape[dim + 1:]:
+        return False
+    if indices.size == 0:
+        return False
+    low, high = indices.min(), indices.max()
+    return 0 <= low and high < input.shape[dim] and not low <= ignore_index <= high
+
+
 def _reduce(losses, reduction):
     if reduction == "none":
         return losses
@@ -361,6 +374,9 @@ class CrossEntropy(Function):
     ``true_weight`` is (1 - eps) w and ``spread`` eps w / C (None without
     smoothing). 'mean' divides by ``denominator``: the total weight of the
     kept class indices, or the number of samples for probabilities.
+    ``true_weight`` None means the common case: class indices, no weight,
+    no smoothing and nothing ignored, where a is one-hot and the node skips
+    the per-sample weights.
     """
 
     @classmethod
@@ -384,11 +400,15 @@ class CrossEntropy(Function):
         else:
             self.probs = xp.divide(exps, sums, out=exps)
             self.kept, self.index = kept, _picking(classes, dim)
-            self.sample_weight = xp.where(kept, true_weight[classes], 0)
             # Pick the true class rather than multiply by a one-hot row, so that a
             # -inf logit elsewhere (a masked class) costs nothing instead of 0 * -inf.
             picked = shifted[self.index] - log_sums.squeeze(axis=dim)
-            losses = xp.where(kept, -self.sample_weight * picked, 0)
+            if true_weight is None:
+                self.sample_weight = None
+                losses = -picked
+            else:
+                self.sample_weight = xp.where(kept, true_weight[classes], 0)
+                losses = xp.where(kept, -self.sample_weight * picked, 0)
             if self.spread is not None:
                 losses = losses - kept * (self.spread * (shifted - log_sums)).sum(axis=dim)
         losses = losses.astype(logits.dtype, copy=False)
@@ -419,7 +439,15 @@ class CrossEntropy(Function):
             grad_target = -per_class * self.true_weight * log_q if self.edges[1] is not None else None
             return grad_logits, grad_target
         # q sum(a) - a, with a's one-hot part subtracted at each sample's class alone.
-        xp = array_module(self.sample_weight)
+        xp = array_module(logits.data)
+        if self.sample_weight is None:  # a one-hot: sum(a) = 1
+            if not recording:
+                grad = self.probs * per_class.data
+                grad[self.index] -= g.data  # one class per sample: no repeats
+                return constant(grad)
+            grad = softmax(logits, dim=self.dim) * per_class
+            return index_put(grad, self.index, -g * constant(xp.ones(self.index[0].shape, dtype=logits.dtype)),
+                             accumulate=True)
         total = self.sample_weight if self.spread is None else self.sample_weight + self.kept * self.spread.sum()
         total = xp.expand_dims(total, self.dim)
         if not recording:
@@ -483,6 +511,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     _check_logits(name, input)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{name}: label_smoothing must lie in [0, 1], got {label_smoothing}")
+    if weight is None and not label_smoothing and _every_index_counts(input, target, ignore_index):
+        return CrossEntropy.apply(input, classes=target.data, kept=None, true_weight=None, spread=None,
+                                  reduction=reduction, denominator=target.data.size)
     w = _class_weights(name, weight, input)
     xp = array_module(input.data)
     classes = input.shape[_class_axis(input)]
