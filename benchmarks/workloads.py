@@ -255,6 +255,7 @@ def run(arguments):
         "chainrule": cr.__version__, "cpu_count": os.cpu_count(), "processor": platform.machine(),
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
         "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE", "(unset)"),
+        "keeps_freed_memory": cr.memory.keep_freed_memory(),
         "repeats": arguments.repeats, "seconds_per_block": arguments.seconds,
     }
     return results
@@ -269,7 +270,8 @@ def markdown(results):
         "Ratios above 1 mean chainrule is faster.", "",
         f"Machine: {machine['processor']}, {machine['cpu_count']} cores; Python {machine['python']}, "
         f"NumPy {machine['numpy']}, PyTorch {machine['torch']}, chainrule {machine['chainrule']}; "
-        f"OPENBLAS_CORETYPE={machine['OPENBLAS_CORETYPE']}, OPENBLAS_L2_SIZE={machine['OPENBLAS_L2_SIZE']}.", "",
+        f"OPENBLAS_CORETYPE={machine['OPENBLAS_CORETYPE']}, OPENBLAS_L2_SIZE={machine['OPENBLAS_L2_SIZE']}; "
+        f"chainrule keeps freed memory (chainrule.memory): {'yes' if machine['keeps_freed_memory'] else 'no'}.", "",
         "| workload | chainrule steps/s | PyTorch steps/s | chainrule / PyTorch | hand-written NumPy | "
         "chainrule / NumPy | chainrule GFLOP/s | of matmul peak |",
         "|---|---|---|---|---|---|---|---|",
@@ -290,6 +292,27 @@ def markdown(results):
     return "\n".join(lines)
 
 
+BEGIN, END = "<!-- written by benchmarks/workloads.py: begin -->", "<!-- written by benchmarks/workloads.py: end -->"
+
+
+def write_section(path, text):
+    """Put ``text`` between the BEGIN and END markers of ``path``, keeping what is written around them
+    (the analysis of the numbers); a file without the markers gets them, with ``text``, at its top."""
+    section = f"{BEGIN}\n{text}\n{END}\n"
+    try:
+        with open(path) as f:
+            current = f.read()
+    except FileNotFoundError:
+        current = ""
+    if BEGIN in current and END in current:
+        before, rest = current.split(BEGIN, 1)
+        updated = before + section + rest.split(END, 1)[1].lstrip("\n")
+    else:
+        updated = section + ("\n" + current if current else "")
+    with open(path, "w") as f:
+        f.write(updated)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="interleaved blocks per framework")
@@ -305,8 +328,7 @@ def main():
         with open(arguments.json, "w") as f:
             json.dump(results, f, indent=2)
     if arguments.markdown:
-        with open(arguments.markdown, "w") as f:
-            f.write(markdown(results))
+        write_section(arguments.markdown, markdown(results))
 
 
 if __name__ == "__main__":
