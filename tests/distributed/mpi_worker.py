@@ -226,7 +226,9 @@ def trainer_run(rank, out_dir, mode):
     trainer = Trainer(model, optim.Adam(model.parameters(), lr=0.01), clip_grad_norm=1.0, progress=False,
                       checkpoint_path=checkpoint, checkpoint_every=5,
                       callbacks=[KillRank0At(12)] if mode == "kill" else [])
-    history = trainer.fit(loader, validation, epochs=3, resume_from=checkpoint if mode == "resume" else None)
+    # Only rank 0 reads the checkpoint (as on several machines, where only its machine has the run directory).
+    resume_from = (checkpoint if rank == 0 else os.path.join(out_dir, "no-such-file")) if mode == "resume" else None
+    history = trainer.fit(loader, validation, epochs=3, resume_from=resume_from)
     # 37 samples split 19 / 18 over the ranks without padding, against all 37 on each rank.
     odd = classification_data(numpy.float32, size=37)
     unpadded = distributed.DistributedSampler(odd, shuffle=False, pad=False)

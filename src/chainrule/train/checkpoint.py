@@ -7,6 +7,7 @@ import json
 
 import numpy
 
+from .. import distributed
 from ..serialization import load, load_metadata, save
 
 _STATE_KEY = "chainrule.checkpoint"
@@ -60,3 +61,19 @@ def load_checkpoint(path):
         raise CheckpointError(f"checkpoint {path}: no such file") from None
     except (ValueError, KeyError) as err:
         raise CheckpointError(f"checkpoint {path}: not a readable chainrule checkpoint ({err})") from None
+
+
+def load_checkpoint_from_rank_0(path):
+    """``load_checkpoint(path)`` on rank 0, sent to every rank: under ``mpiexec``
+    on several machines only rank 0's machine needs the file."""
+    if distributed.world_size() == 1:
+        return load_checkpoint(path)
+    arrays, shared = {}, None
+    if distributed.is_main_process():
+        skeleton = split_arrays(load_checkpoint(path), "state", arrays)
+        shared = {"skeleton": skeleton, "layout": {name: [list(a.shape), a.dtype.str] for name, a in arrays.items()}}
+    shared = distributed.broadcast_object(shared)
+    for name, (shape, dtype) in shared["layout"].items():
+        received = arrays[name] if name in arrays else numpy.empty(shape, dtype=dtype)
+        arrays[name] = distributed.broadcast(numpy.ascontiguousarray(received))
+    return join_arrays(shared["skeleton"], arrays)

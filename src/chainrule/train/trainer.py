@@ -12,7 +12,7 @@ from .. import random as chainrule_random
 from ..autograd import no_grad
 from ..nn.utils import clip_grad_norm_
 from ..ops.loss import cross_entropy
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint_from_rank_0, save_checkpoint
 from .lr_find import lr_find
 from .metrics import METRICS, RunningMean
 
@@ -251,4 +251,5 @@ class Trainer:
             save_checkpoint(path, state)
 
     def load_checkpoint(self, path):
-        self.load_state_dict(load_checkpoint(path))
+        """Continue from the checkpoint at ``path``; under ``mpiexec`` rank 0 reads it and sends it to the others."""
+        self.load_state_dict(load_checkpoint_from_rank_0(path))
