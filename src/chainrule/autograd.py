@@ -269,19 +269,21 @@ class Function:
         return Tensor._make(self.out, None, None)
 
     def check_versions(self):
-        counters = [t._version for t in self.inputs]
-        if self.saves_output:
-            counters.append(self.out_version)
-        for counter, version in zip(counters, self.versions):
-            if counter[0] != version:
-                raise RuntimeError(
-                    f"{self.op_name()}: a tensor it saved for backward was "
-                    f"modified by an in-place operation after it was used: "
-                    f"it is at version {counter[0]}, the "
-                    f"backward pass needs version {version}. Use an "
-                    f"out-of-place op (x = x + y instead of x += y), or "
-                    f"clone() the tensor before changing it."
-                )
+        for t, version in zip(self.inputs, self.versions):
+            if t._version[0] != version:
+                self._version_error(t._version[0], version)
+        if self.saves_output and self.out_version[0] != self.versions[-1]:
+            self._version_error(self.out_version[0], self.versions[-1])
+
+    def _version_error(self, current, version):
+        raise RuntimeError(
+            f"{self.op_name()}: a tensor it saved for backward was "
+            f"modified by an in-place operation after it was used: "
+            f"it is at version {current}, the "
+            f"backward pass needs version {version}. Use an "
+            f"out-of-place op (x = x + y instead of x += y), or "
+            f"clone() the tensor before changing it."
+        )
 
     def release(self):
         """Drop everything the backward needed; the node can no longer run."""

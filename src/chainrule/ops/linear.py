@@ -1,6 +1,6 @@
 """The affine map of a fully connected layer, fused into one node: y = x W^T + b."""
 from ..autograd import Function, is_grad_enabled
-from ..tensor import constant
+from ..tensor import Tensor
 
 
 class Linear(Function):
@@ -17,20 +17,20 @@ class Linear(Function):
         if not is_grad_enabled():
             # An ordinary backward records nothing: the same maths straight on
             # the arrays, without an op's dispatch per product (MLPs live here).
-            grads = self.gradients(g.data, x.data, weight.data)
-            return tuple(None if grad is None else constant(grad) for grad in grads)
+            return tuple(None if grad is None else Tensor._make(grad, None, None)
+                         for grad in self.gradients(g.data, x.data, weight.data))
         return self.gradients(g, x, weight)
 
     def gradients(self, g, x, weight):
         """dL/dx = g W, dL/dW = g^T x, dL/db = sum of g over the batch; on
         Tensors (differentiable) or on arrays alike."""
-        needs = [edge is not None for edge in self.edges]
+        edges = self.edges
         rows = g.reshape(-1, g.shape[-1])  # every leading dim is a batch dim
-        grad_x = g @ weight if needs[0] else None
-        grad_weight = rows.T @ x.reshape(-1, x.shape[-1]) if needs[1] else None
-        if len(self.inputs) == 2:
+        grad_x = g @ weight if edges[0] is not None else None
+        grad_weight = rows.T @ x.reshape(-1, x.shape[-1]) if edges[1] is not None else None
+        if len(edges) == 2:
             return grad_x, grad_weight
-        return grad_x, grad_weight, (rows.sum(0) if needs[2] else None)
+        return grad_x, grad_weight, (rows.sum(0) if edges[2] is not None else None)
 
 
 def linear(input, weight, bias=None):

@@ -425,13 +425,14 @@ class CrossEntropy(Function):
 
     def backward(self, g):
         logits = self.inputs[0]
-        if self.reduction == "mean":
-            # With every target ignored the mean is nan, yet no logit moves it.
-            g = g / self.denominator if self.denominator else g * 0
-        per_class = g.unsqueeze(self.dim) if self.reduction == "none" else g
         # When the backward is itself differentiated, softmax is recomputed from
         # the logits, so that second derivatives see its dependence on them.
         recording = is_grad_enabled()
+        if self.reduction == "mean":
+            # With every target ignored the mean is nan, yet no logit moves it.
+            scale = 1 / self.denominator if self.denominator else 0
+            g = g * scale if recording else constant(g.data * scale)
+        per_class = g.unsqueeze(self.dim) if self.reduction == "none" else g
         if len(self.inputs) == 2:
             log_q = log_softmax(logits, dim=self.dim) if recording else constant(self.log_probs)
             a = self.target_distribution(self.inputs[1])
