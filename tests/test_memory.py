@@ -41,8 +41,9 @@ def test_the_environment_variable_leaves_malloc_as_it_was():
     assert retained_fraction("0") < 0.1
 
 
-def test_opting_out_reports_nothing_done(monkeypatch):
-    monkeypatch.setenv("CHAINRULE_KEEP_FREED_MEMORY", "0")
+@pytest.mark.parametrize("value", ["0", "false", "No", " off "])
+def test_opting_out_reports_nothing_done(monkeypatch, value):
+    monkeypatch.setenv("CHAINRULE_KEEP_FREED_MEMORY", value)
     assert memory.keep_freed_memory() is False
 
 

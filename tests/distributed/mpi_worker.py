@@ -19,7 +19,8 @@ import chainrule as cr
 from chainrule import distributed, nn, optim
 from chainrule.data import DataLoader, TensorDataset
 from chainrule.nn.functional import cross_entropy
-from chainrule.train import Callback, Trainer
+from chainrule.train import Callback, Trainer, save_checkpoint
+from chainrule.train.checkpoint import load_checkpoint_from_rank_0
 
 PER_RANK_BATCH = 4
 EPOCHS = 2
@@ -110,8 +111,26 @@ def gradients_or_nan(model):
 
 # ------------------------------------------------------------------ scenarios
 
-def results(rank):
-    out = {}
+ASSORTED_STATE = {"count": numpy.array(7), "mask": numpy.array([True, False]), "half": numpy.ones((2, 3), numpy.float16),
+                  "empty": numpy.zeros((0, 3)), "nested": [{"small": numpy.arange(3, dtype=numpy.int8)}, "text", 1.5]}
+
+
+def checkpoint_arrives_whole(rank, out_dir):
+    """Rank 0 writes a checkpoint of assorted arrays; every rank loads it through rank 0 (rank 1 is given
+    a path that does not exist) and checks shapes, dtypes and values."""
+    path = os.path.join(out_dir, "assorted.safetensors")
+    if rank == 0:
+        save_checkpoint(path, ASSORTED_STATE)
+    distributed.barrier()
+    loaded = load_checkpoint_from_rank_0(path if rank == 0 else os.path.join(out_dir, "no-such-file"))
+    arrays = [(loaded[k], ASSORTED_STATE[k]) for k in ("count", "mask", "half", "empty")]
+    arrays.append((loaded["nested"][0]["small"], ASSORTED_STATE["nested"][0]["small"]))
+    return (all(a.shape == b.shape and a.dtype == b.dtype and numpy.array_equal(a, b) for a, b in arrays)
+            and loaded["nested"][1:] == ["text", 1.5])
+
+
+def results(rank, out_dir):
+    out = {"checkpoint_from_rank_0": numpy.array(checkpoint_arrives_whole(rank, out_dir))}
     for label, dtype, deterministic in (("float64", numpy.float64, False), ("float32", numpy.float32, True)):
         # Each rank starts from different weights: the wrapper must replace them with rank 0's.
         model = distributed.DistributedDataParallel(mlp(dtype, seed=rank), bucket_cap_mb=SMALL_BUCKETS_MB,
@@ -243,7 +262,7 @@ def main(scenario, out_dir):
     distributed.init(timeout=float(os.environ.get("WORKER_TIMEOUT", 30)))
     rank = distributed.rank()
     if scenario == "results":
-        numpy.savez(os.path.join(out_dir, f"rank{rank}.npz"), **results(rank))
+        numpy.savez(os.path.join(out_dir, f"rank{rank}.npz"), **results(rank, out_dir))
     elif scenario.startswith("trainer-"):
         trainer_run(rank, out_dir, scenario.removeprefix("trainer-"))
     else:

@@ -210,6 +210,11 @@ def test_collectives_on_arrays_and_tensors(ranks):
         numpy.testing.assert_array_equal(rank_results["identity"], [rank, RANKS, rank == 0])
 
 
+def test_a_checkpoint_read_on_rank_0_arrives_whole_on_every_rank(ranks):
+    # 0-d, bool, float16, empty and nested arrays keep their shapes, dtypes and values.
+    assert all(rank_results["checkpoint_from_rank_0"] for rank_results in ranks)
+
+
 def test_metrics_are_sample_weighted_means_identical_on_every_rank(ranks):
     # rank 0: loss 1, accuracy 0 over 1 sample; rank 1: loss 2, accuracy 0.5 over 2 samples
     for rank_results in ranks:

@@ -69,6 +69,10 @@ def test_defaults_come_from_the_world_of_one():
     assert (sampler.num_replicas, sampler.rank, len(sampler)) == (1, 0, 5)
 
 
+def test_an_empty_dataset_gives_every_rank_an_empty_shard():
+    assert [list(sampler) for sampler in shards(0, 2)[1]] == [[], []]
+
+
 def test_more_ranks_than_samples_are_refused():
     with pytest.raises(ValueError, match=r"DistributedSampler: 4 ranks but only 3 samples; .* at most 3 ranks"):
         DistributedSampler(range(3), num_replicas=4, rank=0)

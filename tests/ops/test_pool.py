@@ -275,10 +275,13 @@ def test_max_pool_of_a_batch_last_input_equals_the_contiguous_result(name):
     assert results[0].data.flags.c_contiguous
 
 
-def test_an_infinite_gradient_reaches_only_the_maximum():
+@pytest.mark.parametrize("value", [numpy.inf, numpy.nan, -2.5])
+def test_a_gradient_reaches_only_the_maximum_and_leaves_positive_zeros(value):
+    # As in PyTorch: inf and NaN stay at the maximum, and the rest is +0.0, never -0.0.
     x = chainrule.tensor([[[[1.0, 2.0], [4.0, 3.0]]]], requires_grad=True)
-    max_pool2d(x, 2).backward(chainrule.tensor([[[[numpy.inf]]]]))
-    numpy.testing.assert_array_equal(x.grad.data, [[[[0.0, 0.0], [numpy.inf, 0.0]]]])
+    max_pool2d(x, 2).backward(chainrule.tensor([[[[value]]]]))
+    numpy.testing.assert_array_equal(x.grad.data, [[[[0.0, 0.0], [value, 0.0]]]])
+    assert not numpy.signbit(x.grad.data.reshape(-1)[[0, 1, 3]]).any()
 
 
 def test_second_order_through_non_overlapping_windows():

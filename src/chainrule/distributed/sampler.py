@@ -14,6 +14,7 @@ class DistributedSampler:
     epoch are disjoint apart from the padding, cover the dataset, and have
     equal lengths, so every rank takes the same number of steps (a rank
     with fewer batches would leave the others waiting in a collective).
+    With ``pad=False`` nothing repeats and the lengths differ by at most one.
 
     Each ``epoch_order()`` (called by the DataLoader at the start of each
     epoch) serves the current epoch and moves on to the next, so epochs
@@ -50,7 +51,7 @@ class DistributedSampler:
             raise ValueError(f"DistributedSampler: num_replicas must be a positive int, got {num_replicas!r}")
         if not isinstance(rank, int) or not 0 <= rank < num_replicas:
             raise ValueError(f"DistributedSampler: rank must be in [0, {num_replicas}), got {rank!r}")
-        if len(dataset) < num_replicas:
+        if 0 < len(dataset) < num_replicas:
             raise ValueError(f"DistributedSampler: {num_replicas} ranks but only {len(dataset)} samples; every rank "
                              f"needs at least one sample per epoch, so run on at most {len(dataset)} ranks")
         self.dataset, self.num_replicas, self.rank = dataset, num_replicas, rank

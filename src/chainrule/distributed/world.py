@@ -8,6 +8,8 @@ The other functions call ``init()`` themselves on first use.
 import json
 import os
 import sys
+import time
+from traceback import format_exception
 
 import numpy
 
@@ -81,14 +83,17 @@ def _abort_all_ranks_on_uncaught_exception(world):
     previous_hook = sys.excepthook
 
     def print_and_abort(kind, value, traceback):
+        message = f"chainrule.distributed: rank {world.rank} of {world.size} failed with {kind.__name__}; " \
+                  f"aborting all ranks\n"
         try:
-            previous_hook(kind, value, traceback)
-            sys.stderr.write(f"chainrule.distributed: rank {world.rank} of {world.size} failed with "
-                             f"{kind.__name__}; aborting all ranks\n")
-            sys.stdout.flush()
-            sys.stderr.flush()
+            if previous_hook is sys.__excepthook__:
+                # One write: the launcher forwards output in pieces, and MPI_Abort can cut off a second one.
+                sys.stderr.write("".join(format_exception(kind, value, traceback)) + message)
+            else:
+                previous_hook(kind, value, traceback)
+                sys.stderr.write(message)
         finally:
-            world.abort(1)
+            abort(1)
 
     sys.excepthook = print_and_abort
 
@@ -259,6 +264,7 @@ def abort(exit_code=1):
     """
     sys.stdout.flush()
     sys.stderr.flush()
+    time.sleep(0.2)  # time for the launcher to forward what was just printed: the abort ends its forwarding too
     world().abort(exit_code)
 
 

@@ -80,7 +80,8 @@ def _im2col(x, geometry):
     """The columns of a convolution: (groups, C/groups * prod(kernel), prod(out) * N).
 
     A row is one (channel, kernel tap), ordered like the flattened weight; a
-    column is one (output position, sample). The reshape makes the one copy.
+    column is one (output position, sample). The reshape makes the large copy
+    (an input not yet batch-last, or padded, is first copied at its own, smaller size).
     """
     ndim = len(geometry.kernel)
     view = windows(pad_spatial(batch_last(x), geometry.padding), geometry).transpose(_batch_to_end(ndim))
@@ -91,9 +92,9 @@ def _im2col(x, geometry):
 def _col2im(columns, geometry):
     """The adjoint of ``windows``: add each window's entries back where they were read.
 
-    ``columns`` is (C, *kernel, *out, N); returns (N, C, *in_size), batch-last
-    in memory. One strided add per kernel tap; each adds into distinct places,
-    so no scatter is needed.
+    ``columns`` is (C, *kernel, *out, N); returns (N, C, *in_size), a view of a
+    batch-last array (its interior, when there is padding). One strided add
+    per kernel tap; each adds into distinct places, so no scatter is needed.
     """
     channels, batch = columns.shape[0], columns.shape[-1]
     padded_size = tuple(n + before + after for n, (before, after) in zip(geometry.in_size, geometry.padding))

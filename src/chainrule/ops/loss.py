@@ -513,7 +513,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{name}: label_smoothing must lie in [0, 1], got {label_smoothing}")
     if weight is None and not label_smoothing and _every_index_counts(input, target, ignore_index):
-        return CrossEntropy.apply(input, classes=target.data, kept=None, true_weight=None, spread=None,
+        # A copy: the backward picks by these indices, and the caller may change the target in place.
+        return CrossEntropy.apply(input, classes=target.data.copy(), kept=None, true_weight=None, spread=None,
                                   reduction=reduction, denominator=target.data.size)
     w = _class_weights(name, weight, input)
     xp = array_module(input.data)

@@ -1,8 +1,9 @@
 """Pooling: max and average over sliding windows, and their adaptive forms.
 
-Max pooling finds each window's largest element and its flat input index;
-its backward scatters the gradient back to those indices, and the scatter's
-backward is the gather at the same indices. Average pooling is a depthwise
+Max pooling finds each window's largest element and which tap of the window
+holds it; its backward puts the gradient back there (tap by tap through the
+windows when they never overlap, else by a scatter to flat indices), and
+that backward's own backward is the gather from the same places. Average pooling is a depthwise
 convolution with a kernel of ones, divided by each window's count, so its
 derivatives come from the convolution's. Adaptive average pooling multiplies
 by an averaging matrix along each spatial dim.
@@ -85,8 +86,9 @@ class TakeAt(Function):
 class PutAt(Function):
     """Zeros of ``shape`` with g added where ``picks`` point: the adjoint of ``TakeAt``.
 
-    The result is laid out batch-last in memory when ``batch_last`` is set, as
-    the pooled input was, so that the ops around it keep one layout.
+    The result lies in a batch-last array when ``batch_last`` is set (a view
+    of its interior, with padding), as the pooled input did, so that the ops
+    around it keep one layout.
     """
 
     saves_inputs = False
@@ -94,7 +96,7 @@ class PutAt(Function):
     def forward(self, g, *, picks, shape, batch_last):
         self.picks, self.batch_last = picks, batch_last
         xp = array_module(g)
-        if picks.geometry is not None and xp.isfinite(g).all():
+        if picks.geometry is not None:
             return _spread_by_tap(g, picks, shape, batch_last)
         out = xp.zeros(math.prod(shape), dtype=g.dtype)
         indices = picks.flat_indices(shape, batch_last)
@@ -112,20 +114,24 @@ class PutAt(Function):
 
 
 def _spread_by_tap(g, picks, shape, batch_last):
-    """PutAt for windows that never overlap: for each tap, write g where that
-    tap was picked and 0 elsewhere, through a view of the windows.
-    Multiplying by the mask is exact because g is finite."""
+    """PutAt for windows that never overlap: through a writable view of the
+    windows, each tap's places get g where that tap was picked and +0
+    elsewhere. The choice is made on the bits (g AND all ones, or AND zero),
+    so that an infinite or NaN gradient stays where it belongs, and no -0.0
+    appears where a product with the mask would make one."""
     xp = array_module(g)
     geometry = picks.geometry
     if batch_last:
-        g = conv_batch_last(g)  # as the picks lie: mixed layouts make every product slow
+        g = conv_batch_last(g)  # as the picks lie: mixed layouts make every pass slow
+    bits = f"i{g.itemsize}"
     padded_shape = shape[:2] + tuple(n + before + after for n, (before, after) in zip(shape[2:], geometry.padding))
     padded = xp.zeros(padded_shape[1:] + padded_shape[:1] if batch_last else padded_shape, dtype=g.dtype)
     if batch_last:
         padded = xp.moveaxis(padded, -1, 0)
     view = windows(padded, geometry, writeable=True)
     for number, tap in enumerate(itertools.product(*map(range, geometry.kernel))):
-        xp.multiply(g, picks.tap == number, out=view[(slice(None), slice(None)) + tap])
+        keep = xp.subtract(0, picks.tap == number, dtype=bits)  # 0, or -1: every bit set
+        xp.bitwise_and(g.view(bits), keep, out=view[(slice(None), slice(None)) + tap].view(bits))
     return padded[interior(geometry.padding, shape[2:])]
 
 

@@ -74,6 +74,5 @@ def load_checkpoint_from_rank_0(path):
         shared = {"skeleton": skeleton, "layout": {name: [list(a.shape), a.dtype.str] for name, a in arrays.items()}}
     shared = distributed.broadcast_object(shared)
     for name, (shape, dtype) in shared["layout"].items():
-        received = arrays[name] if name in arrays else numpy.empty(shape, dtype=dtype)
-        arrays[name] = distributed.broadcast(numpy.ascontiguousarray(received))
+        arrays[name] = distributed.broadcast(arrays[name] if name in arrays else numpy.empty(shape, dtype=dtype))
     return join_arrays(shared["skeleton"], arrays)
