@@ -173,6 +173,14 @@ def test_nan_and_negative_infinity_are_pooled_as_in_torch(function):
     numpy.testing.assert_array_equal(indices.data, expected_indices.numpy())
 
 
+def test_changing_the_returned_indices_does_not_move_the_gradient():
+    x = chainrule.tensor([[[1.0, 3.0, 3.0, 2.0]]], requires_grad=True)
+    out, indices = max_pool1d(x, 2, stride=1, return_indices=True)
+    indices.data[...] = 0
+    out.sum().backward()
+    numpy.testing.assert_array_equal(x.grad.data, [[[0.0, 2.0, 1.0, 0.0]]])
+
+
 def test_max_pool_sends_the_gradient_to_the_first_maximum_and_sums_overlaps():
     x = chainrule.tensor([[[1.0, 3.0, 3.0, 2.0]]], requires_grad=True)
     max_pool1d(x, 2, stride=1).sum().backward()  # windows (1, 3) (3, 3) (3, 2): the first 3 wins twice

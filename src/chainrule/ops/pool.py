@@ -202,7 +202,8 @@ def _max_pool_result(x, window_values, coordinates, overlapping, batched, return
     out = TakeAt.apply(x, picks=picks, taken=largest)
     if not return_indices:
         return out if batched else out.squeeze(0)
-    indices = picks.indices if batched else picks.indices[0]
+    # A copy: the backward scatters by the picks' own indices, which a change to these must not move.
+    indices = (picks.indices if batched else picks.indices[0]).copy()
     return (out if batched else out.squeeze(0)), constant(indices)
 
 
