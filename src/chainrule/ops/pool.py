@@ -130,7 +130,8 @@ def _spread_by_tap(g, picks, shape, batch_last):
         padded = xp.moveaxis(padded, -1, 0)
     view = windows(padded, geometry, writeable=True)
     for number, tap in enumerate(itertools.product(*map(range, geometry.kernel))):
-        keep = xp.subtract(0, picks.tap == number, dtype=bits)  # 0, or -1: every bit set
+        keep = (picks.tap == number).view(xp.int8)
+        xp.negative(keep, out=keep)  # 0, or -1: every bit set once widened to g's width
         xp.bitwise_and(g.view(bits), keep, out=view[(slice(None), slice(None)) + tap].view(bits))
     return padded[interior(geometry.padding, shape[2:])]
 
