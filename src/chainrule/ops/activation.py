@@ -41,14 +41,20 @@ class Tanh(Function):
 
 
 class ReLU(Function):
+    # The backward needs only which elements pass, a bool mask a quarter of x's
+    # size, made while x is at hand; x itself need not be kept.
+    saves_inputs = False
+
     def forward(self, x):
-        return array_module(x).maximum(x, 0)
+        xp = array_module(x)
+        if is_grad_enabled():
+            # Zero where x <= 0, so at x == 0 too; a NaN input passes g on, as in PyTorch.
+            self.passes = ~(x <= 0)
+        return xp.maximum(x, 0)
 
     def backward(self, g):
-        # Zero where x <= 0, so at x == 0 too; a NaN input passes g on, as in
-        # PyTorch. A product, not where(): NumPy's where is far slower on a random mask.
-        passes = ~(self.inputs[0].data <= 0)
-        return constant(g.data * passes) if not is_grad_enabled() else g * constant(passes)
+        # A product, not where(): NumPy's where is far slower on a random mask.
+        return constant(g.data * self.passes) if not is_grad_enabled() else g * constant(self.passes)
 
 
 class LeakyReLU(Function):
