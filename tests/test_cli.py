@@ -366,7 +366,8 @@ def test_plateau_steps_on_the_metric():
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
 
 
-@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "adamax", "nadam", "rmsprop", "adagrad"])
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "adamax", "nadam", "radam", "rmsprop", "adagrad",
+                                  "adadelta", "rprop", "asgd"])
 def test_every_optimizer_builds_with_its_defaults(name):
     config = loads_config(MINIMAL.replace('"sgd"\nlr = 0.1', f'"{name}"'))
     optimizer = make_optimizer(config, chainrule.nn.Linear(2, 3))

@@ -37,6 +37,45 @@ SCHEDULES = {
     "SequentialLR-multistep-linear": lambda S, opt: S.SequentialLR(
         opt, [S.MultiStepLR(opt, milestones=[2, 4]), S.LinearLR(opt, start_factor=0.5, total_iters=10)],
         milestones=[6]),
+    "MultiplicativeLR": lambda S, opt: S.MultiplicativeLR(opt, lambda epoch: 0.9),
+    "MultiplicativeLR-per-group": lambda S, opt: S.MultiplicativeLR(opt, [lambda e: 0.95, lambda e: 1 - 0.01 * e]),
+    "ConstantLR": lambda S, opt: S.ConstantLR(opt, factor=0.25, total_iters=6),
+    "ConstantLR-defaults": lambda S, opt: S.ConstantLR(opt),
+    "PolynomialLR": lambda S, opt: S.PolynomialLR(opt, total_iters=20, power=2.0),
+    "PolynomialLR-defaults": lambda S, opt: S.PolynomialLR(opt),
+    "PolynomialLR-sqrt": lambda S, opt: S.PolynomialLR(opt, total_iters=40, power=0.5),
+    # cycles of 8 steps: the 30 steps run through nearly four
+    "CyclicLR-triangular": lambda S, opt: S.CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=4),
+    "CyclicLR-triangular2": lambda S, opt: S.CyclicLR(
+        opt, base_lr=[0.01, 0.001], max_lr=[0.2, 0.05], step_size_up=3, step_size_down=5, mode="triangular2",
+        base_momentum=0.85, max_momentum=[0.95, 0.9]),
+    "CyclicLR-exp_range": lambda S, opt: S.CyclicLR(opt, base_lr=0.02, max_lr=0.3, step_size_up=5, mode="exp_range",
+                                                    gamma=0.95, scale_mode="cycle"),  # exp_range scales by step
+    "CyclicLR-fixed-momentum": lambda S, opt: S.CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=2,
+                                                         step_size_down=6, cycle_momentum=False),
+    "CyclicLR-scale_fn-cycle": lambda S, opt: S.CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=3,
+                                                         scale_fn=lambda c: 1 / c),
+    "CyclicLR-scale_fn-iterations": lambda S, opt: S.CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=3,
+                                                              scale_fn=lambda t: 1 / (1 + 0.1 * t),
+                                                              scale_mode="iterations"),
+    "CosineAnnealingWarmRestarts": lambda S, opt: S.CosineAnnealingWarmRestarts(opt, T_0=7),
+    # restarts at 3, 9 and 21
+    "CosineAnnealingWarmRestarts-T_mult": lambda S, opt: S.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2,
+                                                                                       eta_min=0.001),
+    "ChainedScheduler": lambda S, opt: S.ChainedScheduler(
+        [S.ConstantLR(opt, factor=0.5, total_iters=4), S.ExponentialLR(opt, gamma=0.9)]),
+    "ChainedScheduler-three": lambda S, opt: S.ChainedScheduler(
+        [S.LinearLR(opt, start_factor=0.2, total_iters=5), S.StepLR(opt, step_size=7, gamma=0.5),
+         S.PolynomialLR(opt, total_iters=40, power=1.5)], optimizer=opt),
+    "SequentialLR-warmup-restarts": lambda S, opt: S.SequentialLR(
+        opt, [S.ConstantLR(opt, factor=0.1, total_iters=3), S.CosineAnnealingWarmRestarts(opt, T_0=4, T_mult=2)],
+        milestones=[3]),
+    "SequentialLR-polynomial-multiplicative-cyclic": lambda S, opt: S.SequentialLR(
+        opt, [S.PolynomialLR(opt, total_iters=8), S.MultiplicativeLR(opt, lambda e: 0.8),
+              S.CyclicLR(opt, base_lr=0.01, max_lr=0.05, step_size_up=3)], milestones=[6, 14]),
+    "SequentialLR-constant-in-chain": lambda S, opt: S.SequentialLR(
+        opt, [S.ChainedScheduler([S.ConstantLR(opt, factor=0.5, total_iters=3), S.ExponentialLR(opt, gamma=0.9)]),
+              S.CosineAnnealingLR(opt, T_max=20)], milestones=[10]),
 }
 
 
@@ -71,6 +110,9 @@ def run(lib, schedule, steps=STEPS, optimizer="SGD"):
 
 
 @requires_torch
+# PyTorch warns of a step before optimizer.step() when SequentialLR, while being built,
+# reruns the first step of the schedules inside a ChainedScheduler
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before")
 @pytest.mark.parametrize("schedule", SCHEDULES)
 def test_rates_match_torch(schedule):
     our_lrs, our_momenta = run(chainrule, schedule)
@@ -81,8 +123,9 @@ def test_rates_match_torch(schedule):
 
 
 @requires_torch
-@pytest.mark.parametrize("schedule", ["OneCycleLR-cos", "OneCycleLR-three-phase"])
-def test_one_cycle_cycles_adam_beta1(schedule):
+@pytest.mark.parametrize("schedule", ["OneCycleLR-cos", "OneCycleLR-three-phase", "CyclicLR-triangular",
+                                      "CyclicLR-triangular2"])
+def test_cycles_adam_beta1(schedule):
     our_lrs, our_betas = run(chainrule, schedule, optimizer="Adam")
     their_lrs, their_betas = run(torch, schedule, optimizer="Adam")
     numpy.testing.assert_allclose(our_lrs, their_lrs, rtol=1e-12, atol=0)
@@ -106,6 +149,31 @@ def test_two_schedules_on_one_optimizer_compose_as_in_torch():
     numpy.testing.assert_allclose(sequences[0], sequences[1], rtol=1e-12, atol=0)
 
 
+@requires_torch
+@pytest.mark.parametrize("T_mult", [1, 3])
+def test_warm_restarts_stepped_by_fractional_epochs_match_torch(T_mult):
+    batches = 4
+    epochs = [epoch + batch / batches for epoch in range(12) for batch in range(batches)]
+    epochs += [25.5, 3.0, 40.25, 0.0, 100.75]  # jumps forward and back
+    sequences = []
+    for lib, module in ((chainrule, lr_scheduler), (torch, getattr(torch.optim, "lr_scheduler", None))):
+        opt = make_optimizer(lib)
+        scheduler = module.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=T_mult, eta_min=0.002)
+        rates = []
+        for epoch in epochs:
+            opt.step()
+            scheduler.step(epoch)
+            rates.append(scheduler.get_last_lr())
+            assert scheduler.last_epoch == math.floor(epoch)
+        for _ in range(5):  # plain steps carry on from the last epoch given
+            opt.step()
+            scheduler.step()
+            rates.append(scheduler.get_last_lr())
+        sequences.append(numpy.array(rates))
+    assert len(set(sequences[0][:, 0])) > batches
+    numpy.testing.assert_allclose(sequences[0], sequences[1], rtol=1e-12, atol=1e-15)
+
+
 def test_known_values():
     opt = make_optimizer(chainrule)
     lrs, _ = trace(lr_scheduler.StepLR(opt, step_size=2, gamma=0.5), opt, 5)
@@ -114,6 +182,14 @@ def test_known_values():
     lrs, _ = trace(lr_scheduler.CosineAnnealingLR(opt, T_max=4), opt, 4)
     numpy.testing.assert_allclose(lrs[:, 0], [0.1 * (1 + math.cos(math.pi * t / 4)) / 2 for t in range(5)],
                                   rtol=1e-12, atol=1e-15)
+    opt = make_optimizer(chainrule)
+    lrs, moms = trace(lr_scheduler.CyclicLR(opt, base_lr=0.1, max_lr=0.5, step_size_up=2, mode="triangular2"), opt, 8)
+    numpy.testing.assert_allclose(lrs[:, 0], [0.1, 0.3, 0.5, 0.3, 0.1, 0.2, 0.3, 0.2, 0.1], rtol=1e-12)
+    numpy.testing.assert_allclose(moms[:, 0], [0.9, 0.85, 0.8, 0.85, 0.9, 0.875, 0.85, 0.875, 0.9], rtol=1e-12)
+    opt = make_optimizer(chainrule)
+    lrs, _ = trace(lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2), opt, 7)
+    numpy.testing.assert_allclose(lrs[:, 0], [0.1, 0.05, 0.1, 0.1 * (2 + 2 ** 0.5) / 4, 0.05, 0.1 * (2 - 2 ** 0.5) / 4,
+                                              0.1, 0.1 * (1 + math.cos(math.pi / 8)) / 2], rtol=1e-12)
 
 
 @pytest.mark.parametrize("schedule", SCHEDULES)
@@ -241,6 +317,28 @@ def test_plateau_state_dict_round_trip():
     (lambda opt: lr_scheduler.SequentialLR(opt, [lr_scheduler.StepLR(make_optimizer(chainrule), 2)],
                                            milestones=[]), ValueError, "another optimiser"),
     (lambda opt: lr_scheduler.StepLR(opt, step_size=2, last_epoch=4), KeyError, "initial_lr"),
+    (lambda opt: lr_scheduler.MultiplicativeLR(opt, [lambda e: 0.9]), ValueError, "MultiplicativeLR: lr_lambda has 1"),
+    (lambda opt: lr_scheduler.MultiplicativeLR(opt, 0.9), TypeError, "MultiplicativeLR: lr_lambda must be a function"),
+    (lambda opt: lr_scheduler.ConstantLR(opt, factor=1.5), ValueError, "ConstantLR: invalid factor=1.5"),
+    (lambda opt: lr_scheduler.ConstantLR(opt, factor=0.0), ValueError, "ConstantLR: invalid factor=0.0"),
+    (lambda opt: lr_scheduler.PolynomialLR(opt, total_iters=0), ValueError, "PolynomialLR: invalid total_iters=0"),
+    (lambda opt: lr_scheduler.CyclicLR(opt, 0.01, 0.1, mode="sine"), ValueError, "CyclicLR: invalid mode='sine'"),
+    (lambda opt: lr_scheduler.CyclicLR(opt, 0.01, 0.1, scale_mode="epoch"), ValueError, "scale_mode='epoch'"),
+    (lambda opt: lr_scheduler.CyclicLR(opt, 0.01, 0.1, step_size_up=0), ValueError, "step_size_up=0"),
+    (lambda opt: lr_scheduler.CyclicLR(opt, 0.01, 0.1, step_size_down=-2), ValueError, "step_size_down=-2"),
+    (lambda opt: lr_scheduler.CyclicLR(opt, 0.01, [0.1]), ValueError, "CyclicLR: max_lr has 1 values"),
+    (lambda opt: lr_scheduler.CyclicLR(opt, 0.01, 0.1, base_momentum=[0.8] * 3), ValueError,
+     "base_momentum has 3 values"),
+    (lambda opt: lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=0), ValueError, "T_0=0"),
+    (lambda opt: lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2.5), ValueError, "T_0=2.5"),
+    (lambda opt: lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=5, T_mult=0), ValueError, "T_mult=0"),
+    (lambda opt: lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=5).step(-1), ValueError, "epoch=-1"),
+    (lambda opt: lr_scheduler.ChainedScheduler([]), ValueError, "ChainedScheduler: schedulers is empty"),
+    (lambda opt: lr_scheduler.ChainedScheduler([lr_scheduler.ReduceLROnPlateau(opt)]), ValueError,
+     "ChainedScheduler: schedulers\\[0\\] is a ReduceLROnPlateau"),
+    (lambda opt: lr_scheduler.ChainedScheduler([lr_scheduler.StepLR(opt, 2),
+                                                lr_scheduler.StepLR(make_optimizer(chainrule), 2)]),
+     ValueError, "schedulers\\[1\\] \\(StepLR\\) belongs to another optimiser"),
     (lambda opt: lr_scheduler.StepLR("not an optimiser", step_size=2), TypeError, "Optimizer"),
 ])
 def test_bad_arguments_raise(build, error, match):
@@ -251,6 +349,36 @@ def test_bad_arguments_raise(build, error, match):
 def test_optimizer_without_momentum_cannot_cycle_it():
     w = chainrule.tensor([1.0], requires_grad=True)
     opt = chainrule.optim.Adagrad([w])
-    with pytest.raises(ValueError, match="cycle_momentum"):
+    with pytest.raises(ValueError, match="OneCycleLR: cycle_momentum"):
         lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=10)
     lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=10, cycle_momentum=False)
+    with pytest.raises(ValueError, match="CyclicLR: cycle_momentum=True .* Rprop has neither"):
+        lr_scheduler.CyclicLR(chainrule.optim.Rprop([w]), base_lr=0.01, max_lr=0.1)
+    lr_scheduler.CyclicLR(chainrule.optim.Rprop([w]), base_lr=0.01, max_lr=0.1, cycle_momentum=False)
+
+
+def test_cyclic_scale_fn_object_is_saved_with_the_schedule():
+    class Halving:
+        def __init__(self):
+            self.base = 2.0
+
+        def __call__(self, cycle):
+            return self.base ** (1 - cycle)
+
+    def build(base):
+        opt = make_optimizer(chainrule)
+        fn = Halving()
+        fn.base = base
+        return opt, lr_scheduler.CyclicLR(opt, 0.01, 0.1, step_size_up=2, scale_fn=fn)
+
+    opt, scheduler = build(3.0)
+    for _ in range(5):
+        scheduler.step()
+    saved = scheduler.state_dict()
+    assert saved["_scale_fn_custom"] == {"base": 3.0}
+    other_opt, other = build(2.0)
+    other.load_state_dict(saved)
+    other_opt.load_state_dict(opt.state_dict())
+    scheduler.step()
+    other.step()
+    assert other._scale_fn_custom.base == 3.0 and other.get_last_lr() == scheduler.get_last_lr()

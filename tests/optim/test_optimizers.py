@@ -49,6 +49,24 @@ CASES = [
     ("NAdam", dict(lr=0.01, weight_decay=0.1)),
     ("NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
     ("NAdam", dict(lr=0.01, maximize=True)),
+    ("RAdam", dict(lr=0.01)),
+    ("RAdam", dict(lr=0.01, betas=(0.8, 0.9), eps=1e-6)),  # a short second-moment average: rho_inf = 19, not 1999
+    ("RAdam", dict(lr=0.01, weight_decay=0.1)),
+    ("RAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("RAdam", dict(lr=0.01, betas=(0.9, 0.95), weight_decay=0.05, decoupled_weight_decay=True, maximize=True)),
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-4)),
+    ("Adadelta", dict(weight_decay=0.1)),
+    ("Adadelta", dict(lr=0.5, rho=0.95, weight_decay=0.05, maximize=True)),
+    ("Rprop", dict()),
+    ("Rprop", dict(lr=0.05, etas=(0.3, 1.5))),
+    ("Rprop", dict(lr=0.05, step_sizes=(1e-3, 0.08))),
+    ("Rprop", dict(lr=0.02, etas=(0.4, 1.1), step_sizes=(1e-4, 1.0), maximize=True)),
+    ("ASGD", dict()),
+    ("ASGD", dict(lr=0.1, t0=10)),  # averaging starts within the run
+    ("ASGD", dict(lr=0.1, lambd=0.05, alpha=0.5, t0=0)),
+    ("ASGD", dict(lr=0.1, weight_decay=0.1, t0=20)),
+    ("ASGD", dict(lr=0.05, lambd=0.01, t0=5, weight_decay=0.05, maximize=True)),
 ]
 CASE_IDS = [f"{name}-" + "-".join(f"{k}={v}" for k, v in kwargs.items()) for name, kwargs in CASES]
 OPTIMIZERS = sorted({name for name, _ in CASES})
@@ -155,13 +173,17 @@ def test_state_matches_torch(name, kwargs):
 
 
 @requires_torch
-@pytest.mark.parametrize("name, kwargs", [
-    ("SGD", dict(lr=0.05, momentum=0.9)),
-    ("Adam", dict(lr=0.01, amsgrad=True)),
-    ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
+@pytest.mark.parametrize("name, kwargs, options", [
+    ("SGD", dict(lr=0.05, momentum=0.9), dict(weight_decay=0.1)),
+    ("Adam", dict(lr=0.01, amsgrad=True), dict(weight_decay=0.1)),
+    ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True), dict(weight_decay=0.1)),
+    ("RAdam", dict(lr=0.01), dict(weight_decay=0.1, decoupled_weight_decay=True, betas=(0.8, 0.9))),
+    ("Adadelta", dict(lr=1.0), dict(weight_decay=0.1, rho=0.7, eps=1e-5)),
+    ("Rprop", dict(lr=0.02), dict(etas=(0.2, 1.3), step_sizes=(1e-3, 0.1))),
+    ("ASGD", dict(lr=0.1, t0=10), dict(weight_decay=0.1, lambd=0.01, alpha=0.6, t0=3)),
 ])
-def test_param_groups_with_their_own_options(name, kwargs):
-    groups = [([0, 1], {}), ([2, 3], dict(lr=kwargs["lr"] / 5, weight_decay=0.1))]
+def test_param_groups_with_their_own_options(name, kwargs, options):
+    groups = [([0, 1], {}), ([2, 3], dict(options, lr=kwargs["lr"] / 5))]
     ours = Run(chainrule, name, kwargs, groups=groups).train(STEPS)
     theirs = torch_run(name, kwargs, groups=groups)
     assert [g["lr"] for g in ours.optimizer.param_groups] == [kwargs["lr"], kwargs["lr"] / 5]
@@ -304,6 +326,43 @@ def test_state_dict_round_trip_resumes_exactly(name, kwargs):
         numpy.testing.assert_array_equal(a, b)
 
 
+def to_torch_state(saved):
+    state = {index: {key: torch.tensor(value if isinstance(value, numpy.ndarray) else float(value))
+                     for key, value in buffers.items()}
+             for index, buffers in saved["state"].items()}
+    return {"state": state, "param_groups": saved["param_groups"]}
+
+
+def from_torch_state(saved):
+    state = {index: {key: value.item() if value.ndim == 0 else value.numpy() for key, value in buffers.items()}
+             for index, buffers in saved["state"].items()}
+    return {"state": state, "param_groups": saved["param_groups"]}
+
+
+NEW_CASES = [(name, kwargs) for name, kwargs in CASES if name in ("RAdam", "Adadelta", "Rprop", "ASGD")]
+
+
+@requires_torch
+@pytest.mark.parametrize("name, kwargs", NEW_CASES, ids=[CASE_IDS[CASES.index(case)] for case in NEW_CASES])
+def test_state_dict_moves_between_chainrule_and_torch_mid_run(name, kwargs):
+    # the state layout is PyTorch's: a state saved by either library after 20
+    # steps continues in the other onto PyTorch's uninterrupted trajectory
+    uninterrupted = torch_run(name, kwargs)
+
+    ours = Run(chainrule, name, kwargs).train(20)
+    with torch_float64_scalars():
+        theirs = Run(torch, name, kwargs, arrays=ours.values())
+        theirs.optimizer.load_state_dict(to_torch_state(ours.optimizer.state_dict()))
+        theirs.train(STEPS - 20)
+    assert_params_equal(theirs.values(), uninterrupted.values())
+
+    theirs = torch_run(name, kwargs, steps=20)
+    ours = Run(chainrule, name, kwargs, arrays=theirs.values())
+    ours.optimizer.load_state_dict(from_torch_state(theirs.optimizer.state_dict()))
+    ours.train(STEPS - 20)
+    assert_params_equal(ours.values(), uninterrupted.values())
+
+
 def test_state_dict_holds_copies_both_ways():
     run = Run(chainrule, "Adam", dict(lr=0.01)).train(3)
     saved = run.optimizer.state_dict()
@@ -414,6 +473,26 @@ def test_bad_parameters_raise(params, error, match):
     ("Adamax", dict(betas=(-0.1, 0.9)), r"betas\[0\]=-0.1"),
     ("NAdam", dict(momentum_decay=-0.004), "momentum_decay=-0.004"),
     ("NAdam", dict(weight_decay=-0.1), "weight_decay=-0.1"),
+    ("RAdam", dict(lr=-0.01), "lr=-0.01"),
+    ("RAdam", dict(betas=(0.9, 1.0)), r"betas\[1\]=1.0"),
+    ("RAdam", dict(eps=-1e-8), "eps=-1e-08"),
+    ("RAdam", dict(weight_decay=-0.1), "weight_decay=-0.1"),
+    ("Adadelta", dict(lr=-1.0), "lr=-1.0"),
+    ("Adadelta", dict(rho=1.1), "rho=1.1"),
+    ("Adadelta", dict(rho=-0.1), "rho=-0.1"),
+    ("Adadelta", dict(eps=-1e-6), "eps=-1e-06"),
+    ("Adadelta", dict(weight_decay=-0.1), "weight_decay=-0.1"),
+    ("Rprop", dict(lr=-0.01), "lr=-0.01"),
+    ("Rprop", dict(etas=(1.0, 1.2)), r"etas=\(1.0, 1.2\)"),
+    ("Rprop", dict(etas=(0.5, 0.9)), r"etas=\(0.5, 0.9\)"),
+    ("Rprop", dict(etas=(0.0, 1.2)), r"etas=\(0.0, 1.2\)"),
+    ("Rprop", dict(etas=(0.5,)), r"etas=\(0.5,\)"),
+    ("Rprop", dict(step_sizes=(1.0, 0.1)), r"step_sizes=\(1.0, 0.1\)"),
+    ("Rprop", dict(step_sizes=(-1e-6, 50)), r"step_sizes=\(-1e-06, 50\)"),
+    ("ASGD", dict(lr=-0.01), "lr=-0.01"),
+    ("ASGD", dict(lambd=-1e-4), "lambd=-0.0001"),
+    ("ASGD", dict(alpha=-0.75), "alpha=-0.75"),
+    ("ASGD", dict(weight_decay=-0.1), "weight_decay=-0.1"),
 ])
 def test_bad_hyperparameters_raise_value_error_naming_them(name, kwargs, argument):
     w = chainrule.tensor([1.0], requires_grad=True)

@@ -218,3 +218,72 @@ class NAdam(Optimizer):
         denominator += group["eps"]
         param -= lr * (1 - mu) / (1 - mu_product) * grad / denominator
         param -= lr * mu_next / (1 - mu_product * mu_next) * exp_avg / denominator
+
+
+class RAdam(Optimizer):
+    r"""RAdam (Liu et al.): Adam whose adaptive step is switched on only once
+    the second moment rests on enough samples, and then rectified.
+
+    Early on :math:`v_t` averages a handful of squared gradients, and dividing
+    by its root gives steps of wildly varying size; that is what warmup
+    schedules paper over. RAdam estimates the length of the moving average,
+    :math:`\rho_t`, and while it is 5 or less takes a plain momentum step::
+
+        m_t, v_t as in Adam
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 t beta2**t / (1 - beta2**t)
+        r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
+        theta_t = theta_{t-1} - lr / (1 - beta1**t) * m_t * r_t * sqrt(1 - beta2**t) / (sqrt(v_t) + eps)
+                                                                          if rho_t > 5
+        theta_t = theta_{t-1} - lr / (1 - beta1**t) * m_t                 otherwise
+
+    Parameters
+    ----------
+    params : iterable of Tensors or of dicts (parameter groups)
+    lr : float, default 1e-3
+    betas : (float, float), default (0.9, 0.999)
+    eps : float, default 1e-8
+    weight_decay : float, default 0
+    decoupled_weight_decay : bool, default False
+        Decay the weights directly, as AdamW does, instead of adding
+        :math:`\lambda \theta` to the gradient.
+    maximize : bool, default False
+
+    Example
+    -------
+    >>> w = chainrule.tensor([1.0, -2.0], requires_grad=True)
+    >>> optimizer = chainrule.optim.RAdam([w], lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 decoupled_weight_decay=False, *, maximize=False):
+        check_non_negative("RAdam", lr=lr, eps=eps)
+        check_betas("RAdam", betas)
+        check_non_negative("RAdam", weight_decay=weight_decay)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _update(self, param, grad, state, group):
+        if not state:
+            state.update(step=0, exp_avg=numpy.zeros_like(param), exp_avg_sq=numpy.zeros_like(param))
+        lr, (beta1, beta2) = group["lr"], group["betas"]
+        state["step"] += 1
+        step = state["step"]
+        grad = regularised_gradient(param, grad, group)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        lerp_(exp_avg, grad, 1 - beta1)
+        exp_avg_sq *= beta2
+        exp_avg_sq += (1 - beta2) * grad * grad
+        bias_correction2 = 1 - beta2 ** step
+        rho_inf = 2 / (1 - beta2) - 1
+        rho = rho_inf - 2 * step * beta2 ** step / bias_correction2
+        step_size = lr / (1 - beta1 ** step)
+        if rho <= 5:
+            # too few samples behind v_t for its root to be trusted: a momentum step
+            param -= step_size * exp_avg
+            return
+        rectification = math.sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho))
+        denominator = numpy.sqrt(exp_avg_sq)
+        denominator += group["eps"]
+        param -= step_size * rectification * math.sqrt(bias_correction2) * exp_avg / denominator

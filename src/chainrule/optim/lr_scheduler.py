@@ -32,6 +32,34 @@ def _per_group(owner, name, value, optimizer):
     return [value] * len(optimizer.param_groups)
 
 
+def _uses_beta1(owner, optimizer):
+    """Whether cycling momentum means changing ``betas[0]`` (Adam's kind) rather than ``momentum``."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError(
+            f"{owner}: cycle_momentum=True needs an optimiser with momentum or betas, "
+            f"{type(optimizer).__name__} has neither; pass cycle_momentum=False"
+        )
+    return "betas" in optimizer.defaults
+
+
+def _set_momentum(group, momentum, use_beta1):
+    if use_beta1:
+        group["betas"] = (momentum, *group["betas"][1:])
+    else:
+        group["momentum"] = momentum
+
+
+def _saved_attributes(fn):
+    """What ``state_dict`` keeps of a user's callable: a callable object's
+    attributes; nothing (None) of a plain function or lambda."""
+    return None if fn is None or isinstance(fn, types.FunctionType) else copy.deepcopy(fn.__dict__)
+
+
+def _restore_attributes(fn, attributes):
+    if attributes is not None:
+        fn.__dict__.update(copy.deepcopy(attributes))
+
+
 class LRScheduler:
     """Base class of the schedules.
 
@@ -150,12 +178,13 @@ class LambdaLR(LRScheduler):
     """
 
     def __init__(self, optimizer, lr_lambda, last_epoch=-1):
-        _check_optimizer("LambdaLR", optimizer)
+        name = type(self).__name__
+        _check_optimizer(name, optimizer)
         self.optimizer = optimizer
-        if isinstance(lr_lambda, (list, tuple)):
-            self.lr_lambdas = _per_group("LambdaLR", "lr_lambda", lr_lambda, optimizer)
-        else:
-            self.lr_lambdas = [lr_lambda] * len(optimizer.param_groups)
+        self.lr_lambdas = _per_group(name, "lr_lambda", lr_lambda, optimizer)
+        for fn in self.lr_lambdas:
+            if not callable(fn):
+                raise TypeError(f"{name}: lr_lambda must be a function of the epoch, got a {type(fn).__name__}")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -164,8 +193,7 @@ class LambdaLR(LRScheduler):
     def state_dict(self):
         state = {key: copy.deepcopy(value) for key, value in self.__dict__.items()
                  if key not in ("optimizer", "lr_lambdas")}
-        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else copy.deepcopy(fn.__dict__)
-                               for fn in self.lr_lambdas]
+        state["lr_lambdas"] = [_saved_attributes(fn) for fn in self.lr_lambdas]
         return state
 
     def load_state_dict(self, state_dict):
@@ -173,8 +201,31 @@ class LambdaLR(LRScheduler):
         saved_lambdas = state_dict.pop("lr_lambdas")
         super().load_state_dict(state_dict)
         for fn, attributes in zip(self.lr_lambdas, saved_lambdas):
-            if attributes is not None:
-                fn.__dict__.update(copy.deepcopy(attributes))
+            _restore_attributes(fn, attributes)
+
+
+class MultiplicativeLR(LambdaLR):
+    """Multiply the learning rate by ``lr_lambda(epoch)`` every epoch.
+
+    ``lr = base_lr * lr_lambda(1) * lr_lambda(2) * ... * lr_lambda(epoch)``
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    lr_lambda : callable or list of callables
+        Maps the epoch to this epoch's factor; one function for all groups,
+        or one per group. Saved in ``state_dict`` as in :class:`LambdaLR`.
+    last_epoch : int, default -1
+
+    Example
+    -------
+    >>> scheduler = MultiplicativeLR(optimizer, lr_lambda=lambda epoch: 0.95)
+    """
+
+    def get_lr(self):
+        if self._is_initial:
+            return self._current_lrs()
+        return [lr * factor(self.last_epoch) for factor, lr in zip(self.lr_lambdas, self._current_lrs())]
 
 
 class StepLR(LRScheduler):
@@ -252,6 +303,44 @@ class ExponentialLR(LRScheduler):
         return [base_lr * self.gamma ** self.last_epoch for base_lr in self.base_lrs]
 
 
+class ConstantLR(LRScheduler):
+    """Scale the learning rate by ``factor`` for the first ``total_iters``
+    epochs, then return it to the base rate.
+
+    ``lr = base_lr * factor`` while ``epoch < total_iters``, then ``base_lr``.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    factor : float in (0, 1], default 1/3
+    total_iters : int, default 5
+    last_epoch : int, default -1
+
+    Example
+    -------
+    >>> warmup = ConstantLR(optimizer, factor=0.1, total_iters=3)   # 10x smaller for 3 epochs
+    """
+
+    def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
+        # NOTE: PyTorch accepts factor=0 and then fails dividing by it at total_iters; refuse it up front.
+        if not 0 < factor <= 1:
+            raise ValueError(f"ConstantLR: invalid factor={factor!r}; it must be in (0, 1]")
+        self.factor = factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in self._current_lrs()]
+        if self.last_epoch != self.total_iters:
+            return self._current_lrs()
+        return [lr * (1.0 / self.factor) for lr in self._current_lrs()]  # undo the factor, rounded as PyTorch does
+
+    def _closed_form_lr(self):
+        factor = 1.0 if self.last_epoch >= self.total_iters else self.factor
+        return [base_lr * factor for base_lr in self.base_lrs]
+
+
 class LinearLR(LRScheduler):
     """Scale the learning rate by a factor that moves linearly from
     ``start_factor`` to ``end_factor`` over ``total_iters`` epochs, then stays.
@@ -297,6 +386,45 @@ class LinearLR(LRScheduler):
         return [base_lr * factor for base_lr in self.base_lrs]
 
 
+class PolynomialLR(LRScheduler):
+    """Decay the learning rate to 0 along a polynomial over ``total_iters`` epochs, then keep it there.
+
+    ``lr = base_lr * (1 - min(epoch, total_iters) / total_iters) ** power``
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    total_iters : int, default 5
+    power : float, default 1.0
+        1 is a straight line to zero; above 1 it drops fast and flattens
+        out, below 1 it stays high and falls at the end.
+    last_epoch : int, default -1
+
+    Example
+    -------
+    >>> scheduler = PolynomialLR(optimizer, total_iters=100, power=2.0)
+    """
+
+    def __init__(self, optimizer, total_iters=5, power=1.0, last_epoch=-1):
+        if not total_iters > 0:
+            raise ValueError(f"PolynomialLR: invalid total_iters={total_iters!r}; it must be > 0")
+        self.total_iters = total_iters
+        self.power = power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        epoch, total = self.last_epoch, self.total_iters
+        if self._is_initial or epoch > total:
+            return self._current_lrs()
+        # the ratio of consecutive factors, so that the rate is rescaled, not reset
+        ratio = ((1.0 - epoch / total) / (1.0 - (epoch - 1) / total)) ** self.power
+        return [lr * ratio for lr in self._current_lrs()]
+
+    def _closed_form_lr(self):
+        factor = (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
+        return [base_lr * factor for base_lr in self.base_lrs]
+
+
 class CosineAnnealingLR(LRScheduler):
     r"""Anneal the learning rate along a cosine from ``base_lr`` to ``eta_min``
     over ``T_max`` epochs.
@@ -335,6 +463,209 @@ class CosineAnnealingLR(LRScheduler):
     def _closed_form_lr(self):
         cosine = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
         return [self.eta_min + (base_lr - self.eta_min) * cosine for base_lr in self.base_lrs]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    r"""Cosine annealing with warm restarts (SGDR, Loshchilov & Hutter): anneal
+    from ``base_lr`` to ``eta_min`` along a cosine over ``T_0`` epochs, jump back
+    to ``base_lr``, and repeat, each period ``T_mult`` times longer than the last.
+
+    .. math::
+        \eta_t = \eta_{min} + \tfrac12 (\eta_{base} - \eta_{min})
+                 \left(1 + \cos\frac{\pi T_{cur}}{T_i}\right)
+
+    with :math:`T_{cur}` the epochs since the last restart and :math:`T_i`
+    the length of the current period.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    T_0 : int
+        The length of the first period.
+    T_mult : int, default 1
+    eta_min : float, default 0
+    last_epoch : int, default -1
+
+    ``step()`` advances one epoch; ``step(epoch)`` jumps to ``epoch``, which
+    may be fractional, so that the schedule can be stepped every batch with
+    ``step(epoch + batch / batches_per_epoch)``.
+
+    Example
+    -------
+    >>> scheduler = CosineAnnealingWarmRestarts(optimizer, T_0=10, T_mult=2)   # restarts at 10, 30, 70, ...
+    >>> for epoch in range(70):
+    ...     for i, batch in enumerate(loader):
+    ...         train_batch(model, optimizer, batch)
+    ...         scheduler.step(epoch + i / len(loader))
+    """
+
+    def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0, last_epoch=-1):
+        if not (isinstance(T_0, int) and T_0 > 0):
+            raise ValueError(f"CosineAnnealingWarmRestarts: invalid T_0={T_0!r}; it must be a positive int")
+        if not (isinstance(T_mult, int) and T_mult >= 1):
+            raise ValueError(f"CosineAnnealingWarmRestarts: invalid T_mult={T_mult!r}; it must be an int >= 1")
+        self.T_0 = T_0
+        self.T_i = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        cosine = (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+        return [self.eta_min + (base_lr - self.eta_min) * cosine for base_lr in self.base_lrs]
+
+    def step(self, epoch=None):
+        """Advance one epoch, or go to ``epoch`` (a float is allowed) when given."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur += 1
+            if self.T_cur >= self.T_i:
+                self.T_cur -= self.T_i
+                self.T_i *= self.T_mult
+        elif epoch < 0:
+            raise ValueError(f"CosineAnnealingWarmRestarts: invalid epoch={epoch!r}; it must be >= 0")
+        elif epoch < self.T_0:
+            self.T_i, self.T_cur = self.T_0, epoch
+        elif self.T_mult == 1:
+            self.T_cur = epoch % self.T_0
+        else:
+            # periods T_0, T_0 m, T_0 m^2, ... end at T_0 (m^n - 1) / (m - 1): find the n-th one holding epoch
+            n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+            self.T_cur = epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1)
+            self.T_i = self.T_0 * self.T_mult ** n
+        self._step_count += 1
+        self.last_epoch = math.floor(epoch)
+        self._set_lrs(self.get_lr())
+
+    def _restart(self):
+        self.step(0)
+
+
+class CyclicLR(LRScheduler):
+    """Cycle the learning rate between ``base_lr`` and ``max_lr`` (Smith's
+    cyclical learning rates), stepping once per batch. Momentum (SGD's
+    ``momentum`` or Adam's ``beta1``) moves the opposite way, between
+    ``max_momentum`` and ``base_momentum``.
+
+    Each cycle rises linearly for ``step_size_up`` steps and falls for
+    ``step_size_down``; the height of cycle ``c`` (from 1) at step ``t`` is
+    ``max_lr - base_lr`` scaled by:
+
+    ``'triangular'``
+        1: every cycle the same.
+    ``'triangular2'``
+        ``1 / 2 ** (c - 1)``: halved every cycle.
+    ``'exp_range'``
+        ``gamma ** t``: shrinking every step.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    base_lr, max_lr : float or list of floats (one per group)
+        The bottom and the top of the cycle. ``base_lr`` replaces the
+        optimiser's rates when the schedule is built.
+    step_size_up : int, default 2000
+    step_size_down : int, optional
+        Defaults to ``step_size_up``.
+    mode : {'triangular', 'triangular2', 'exp_range'}, default 'triangular'
+    gamma : float, default 1.0
+        The base of ``'exp_range'``.
+    scale_fn : callable, optional
+        Your own scaling, which replaces ``mode``: a function of the cycle
+        number or of the step, as ``scale_mode`` says. A callable object's
+        attributes are saved in ``state_dict``, a plain function is not.
+    scale_mode : {'cycle', 'iterations'}, default 'cycle'
+    cycle_momentum : bool, default True
+    base_momentum, max_momentum : float or list, default 0.8 and 0.9
+    last_epoch : int, default -1
+        The index of the last batch.
+
+    Example
+    -------
+    >>> scheduler = CyclicLR(optimizer, base_lr=0.01, max_lr=0.1, step_size_up=4 * len(loader))
+    >>> for epoch in range(40):
+    ...     for batch in loader:
+    ...         train_batch(model, optimizer, batch)
+    ...         scheduler.step()
+    """
+
+    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None, mode="triangular",
+                 gamma=1.0, scale_fn=None, scale_mode="cycle", cycle_momentum=True, base_momentum=0.8,
+                 max_momentum=0.9, last_epoch=-1):
+        _check_optimizer("CyclicLR", optimizer)
+        self.optimizer = optimizer
+        if scale_fn is None and mode not in ("triangular", "triangular2", "exp_range"):
+            raise ValueError(
+                f"CyclicLR: invalid mode={mode!r}; use 'triangular', 'triangular2' or 'exp_range', or give a scale_fn"
+            )
+        if scale_mode not in ("cycle", "iterations"):
+            raise ValueError(f"CyclicLR: invalid scale_mode={scale_mode!r}; use 'cycle' or 'iterations'")
+        step_size_down = step_size_up if step_size_down is None else step_size_down
+        for name, value in (("step_size_up", step_size_up), ("step_size_down", step_size_down)):
+            if not value > 0:
+                raise ValueError(f"CyclicLR: invalid {name}={value!r}; it must be > 0")
+        base_lrs = _per_group("CyclicLR", "base_lr", base_lr, optimizer)
+        self.max_lrs = _per_group("CyclicLR", "max_lr", max_lr, optimizer)
+        if last_epoch == -1:
+            for group, lr in zip(optimizer.param_groups, base_lrs):
+                group["lr"] = lr
+        self.total_size = float(step_size_up + step_size_down)
+        self.step_ratio = step_size_up / self.total_size
+        self.mode = mode
+        self.gamma = gamma
+        self._scale_fn_custom = scale_fn
+        # the built-in modes fix what they scale by, whatever scale_mode says (as in PyTorch)
+        self.scale_mode = scale_mode if scale_fn is not None else "iterations" if mode == "exp_range" else "cycle"
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            self.use_beta1 = _uses_beta1("CyclicLR", optimizer)
+            self.base_momentums = _per_group("CyclicLR", "base_momentum", base_momentum, optimizer)
+            self.max_momentums = _per_group("CyclicLR", "max_momentum", max_momentum, optimizer)
+            if last_epoch == -1:
+                for group, momentum in zip(optimizer.param_groups, self.max_momentums):
+                    _set_momentum(group, momentum, self.use_beta1)
+        super().__init__(optimizer, last_epoch)
+        # NOTE: the first step above used the groups' initial_lr; from now on base_lr is the bottom
+        self.base_lrs = base_lrs
+
+    def scale_fn(self, x):
+        """The height of the cycle, relative to ``max_lr - base_lr``, at cycle or step ``x``."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma ** x
+
+    def get_lr(self):
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        position = 1.0 + self.last_epoch / self.total_size - cycle  # in [0, 1) within the cycle
+        if position <= self.step_ratio:
+            rise = position / self.step_ratio
+        else:
+            rise = (position - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [base_lr + (max_lr - base_lr) * rise * scale for base_lr, max_lr in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for group, low, high in zip(self.optimizer.param_groups, self.base_momentums, self.max_momentums):
+                _set_momentum(group, high - (high - low) * rise * scale, self.use_beta1)
+        return lrs
+
+    def state_dict(self):
+        state = {key: copy.deepcopy(value) for key, value in self.__dict__.items()
+                 if key not in ("optimizer", "_scale_fn_custom")}
+        state["_scale_fn_custom"] = _saved_attributes(self._scale_fn_custom)
+        return state
+
+    def load_state_dict(self, state_dict):
+        state_dict = dict(state_dict)
+        attributes = state_dict.pop("_scale_fn_custom")
+        super().load_state_dict(state_dict)
+        _restore_attributes(self._scale_fn_custom, attributes)
 
 
 class OneCycleLR(LRScheduler):
@@ -413,26 +744,15 @@ class OneCycleLR(LRScheduler):
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(
-                    f"OneCycleLR: cycle_momentum=True needs an optimiser with momentum or betas, "
-                    f"{type(optimizer).__name__} has neither; pass cycle_momentum=False"
-                )
-            self.use_beta1 = "betas" in optimizer.defaults
+            self.use_beta1 = _uses_beta1("OneCycleLR", optimizer)
             if last_epoch == -1:
                 highs = _per_group("OneCycleLR", "max_momentum", max_momentum, optimizer)
                 lows = _per_group("OneCycleLR", "base_momentum", base_momentum, optimizer)
                 for group, high, low in zip(optimizer.param_groups, highs, lows):
-                    self._set_momentum(group, high)
+                    _set_momentum(group, high, self.use_beta1)
                     group["max_momentum"] = high
                     group["base_momentum"] = low
         super().__init__(optimizer, last_epoch)
-
-    def _set_momentum(self, group, momentum):
-        if self.use_beta1:
-            group["betas"] = (momentum, *group["betas"][1:])
-        else:
-            group["momentum"] = momentum
 
     def _anneal(self, start, end, fraction):
         if self.anneal_strategy == "cos":
@@ -455,7 +775,7 @@ class OneCycleLR(LRScheduler):
                 phase_start = phase_end
             lrs.append(self._anneal(group[lr_from], group[lr_to], fraction))
             if self.cycle_momentum:
-                self._set_momentum(group, self._anneal(group[momentum_from], group[momentum_to], fraction))
+                _set_momentum(group, self._anneal(group[momentum_from], group[momentum_to], fraction), self.use_beta1)
         return lrs
 
 
@@ -565,7 +885,42 @@ class ReduceLROnPlateau(LRScheduler):
                 group["lr"] = new_lr
 
 
-class SequentialLR(LRScheduler):
+class _CompositeScheduler(LRScheduler):
+    """A schedule made of other schedules on the same optimiser; its state dict holds theirs."""
+
+    def _take_schedulers(self, schedulers, optimizer):
+        name = type(self).__name__
+        if len(schedulers) < 1:
+            raise ValueError(f"{name}: schedulers is empty; give at least one schedule")
+        _check_optimizer(name, optimizer)
+        for i, scheduler in enumerate(schedulers):
+            if isinstance(scheduler, ReduceLROnPlateau):
+                raise ValueError(
+                    f"{name}: schedulers[{i}] is a ReduceLROnPlateau, whose step needs a metric; "
+                    f"it cannot be combined with other schedules"
+                )
+            if getattr(scheduler, "optimizer", None) is not optimizer:
+                raise ValueError(
+                    f"{name}: schedulers[{i}] ({type(scheduler).__name__}) belongs to another optimiser"
+                )
+        self._schedulers = list(schedulers)
+        self.optimizer = optimizer
+
+    def state_dict(self):
+        state = {key: copy.deepcopy(value) for key, value in self.__dict__.items()
+                 if key not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict):
+        state_dict = dict(state_dict)
+        saved_schedulers = state_dict.pop("_schedulers")
+        super().load_state_dict(state_dict)
+        for scheduler, saved in zip(self._schedulers, saved_schedulers):
+            scheduler.load_state_dict(saved)
+
+
+class SequentialLR(_CompositeScheduler):
     """Run schedules one after another, switching at the milestone epochs.
 
     At each milestone the next schedule restarts from its epoch 0 (from
@@ -580,28 +935,14 @@ class SequentialLR(LRScheduler):
     """
 
     def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
-        _check_optimizer("SequentialLR", optimizer)
-        if len(schedulers) < 1:
-            raise ValueError("SequentialLR: schedulers is empty; give at least one schedule")
-        for i, scheduler in enumerate(schedulers):
-            if isinstance(scheduler, ReduceLROnPlateau):
-                raise ValueError(
-                    f"SequentialLR: schedulers[{i}] is a ReduceLROnPlateau, whose step needs a metric; "
-                    f"it cannot be sequenced"
-                )
-            if getattr(scheduler, "optimizer", None) is not optimizer:
-                raise ValueError(
-                    f"SequentialLR: schedulers[{i}] ({type(scheduler).__name__}) belongs to another optimiser"
-                )
+        self._take_schedulers(schedulers, optimizer)
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(
                 f"SequentialLR: {len(schedulers)} schedulers need {len(schedulers) - 1} milestones, "
                 f"got milestones={list(milestones)!r}"
             )
-        self._schedulers = list(schedulers)
         self._milestones = list(milestones)
         self.last_epoch = last_epoch + 1
-        self.optimizer = optimizer
         # Each schedule took its first step when it was built; undo them all
         # and let only the first one start.
         for group in optimizer.param_groups:
@@ -613,7 +954,7 @@ class SequentialLR(LRScheduler):
 
     @classmethod
     def _undo_initial_steps(cls, scheduler):
-        if isinstance(scheduler, SequentialLR):
+        if isinstance(scheduler, _CompositeScheduler):
             for inner in scheduler._schedulers:
                 cls._undo_initial_steps(inner)
         else:
@@ -629,15 +970,35 @@ class SequentialLR(LRScheduler):
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
 
-    def state_dict(self):
-        state = {key: copy.deepcopy(value) for key, value in self.__dict__.items()
-                 if key not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
-        return state
 
-    def load_state_dict(self, state_dict):
-        state_dict = dict(state_dict)
-        saved_schedulers = state_dict.pop("_schedulers")
-        super().load_state_dict(state_dict)
-        for scheduler, saved in zip(self._schedulers, saved_schedulers):
-            scheduler.load_state_dict(saved)
+class ChainedScheduler(_CompositeScheduler):
+    """Step several schedules together, each scaling the rate the one before it left.
+
+    Every ``step()`` steps each schedule in turn on the same optimiser, so
+    their effects multiply. (Those that compute the rate from the base rate,
+    as :class:`CyclicLR`, :class:`CosineAnnealingWarmRestarts` and
+    :class:`LambdaLR` do, override the schedules before them in the chain.)
+
+    Parameters
+    ----------
+    schedulers : list of schedules, all on one optimiser
+    optimizer : Optimizer, optional
+        Defaults to the first schedule's.
+
+    Example
+    -------
+    >>> warmup = ConstantLR(optimizer, factor=0.1, total_iters=2)
+    >>> decay = ExponentialLR(optimizer, gamma=0.9)
+    >>> scheduler = ChainedScheduler([warmup, decay])   # 0.1 * 0.9**t for two epochs, then 0.9**t
+    """
+
+    def __init__(self, schedulers, optimizer=None):
+        if optimizer is None and len(schedulers) > 0:
+            optimizer = getattr(schedulers[0], "optimizer", None)
+        self._take_schedulers(schedulers, optimizer)
+        self._last_lr = self._current_lrs()
+
+    def step(self):
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._last_lr = self._current_lrs()

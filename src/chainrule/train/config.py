@@ -6,7 +6,8 @@ data and its model::
     [data]       name ("mnist1d", "digits", "mnist", "fashion_mnist"), validation_fraction
     [model]      name (see ``chainrule.models``) and that builder's size arguments
     [loss]       name ("cross_entropy"), label_smoothing
-    [optimizer]  name ("sgd", "adam", "adamw", "adamax", "nadam", "rmsprop", "adagrad") and its options
+    [optimizer]  name ("sgd", "adam", "adamw", "adamax", "nadam", "radam", "rmsprop", "adagrad", "adadelta",
+                 "rprop", "asgd") and its options
     [schedule]   name ("none", "step", "multistep", "exponential", "cosine", "onecycle", "plateau") and its options
     [train]      epochs, batch_size, eval_batch_size, seed, clip_grad_norm, checkpoint_every,
                  early_stopping_patience
@@ -130,10 +131,15 @@ OPTIMIZERS = {
     "adamax": (optim.Adamax, {"lr": NUMBER, "betas": NUMBER_PAIR, "eps": NUMBER, "weight_decay": NUMBER}),
     "nadam": (optim.NAdam, {"lr": NUMBER, "betas": NUMBER_PAIR, "eps": NUMBER, "weight_decay": NUMBER,
                             "momentum_decay": NUMBER}),
+    "radam": (optim.RAdam, {"lr": NUMBER, "betas": NUMBER_PAIR, "eps": NUMBER, "weight_decay": NUMBER,
+                            "decoupled_weight_decay": BOOL}),
     "rmsprop": (optim.RMSprop, {"lr": NUMBER, "alpha": NUMBER, "eps": NUMBER, "weight_decay": NUMBER,
                                 "momentum": NUMBER, "centered": BOOL}),
     "adagrad": (optim.Adagrad, {"lr": NUMBER, "lr_decay": NUMBER, "weight_decay": NUMBER,
                                 "initial_accumulator_value": NUMBER, "eps": NUMBER}),
+    "adadelta": (optim.Adadelta, {"lr": NUMBER, "rho": NUMBER, "eps": NUMBER, "weight_decay": NUMBER}),
+    "rprop": (optim.Rprop, {"lr": NUMBER, "etas": NUMBER_PAIR, "step_sizes": NUMBER_PAIR}),
+    "asgd": (optim.ASGD, {"lr": NUMBER, "lambd": NUMBER, "alpha": NUMBER, "t0": NUMBER, "weight_decay": NUMBER}),
 }
 
 _OPTIMIZER_RANGES = {"lr": (lambda v: v > 0, "> 0"), "weight_decay": (lambda v: v >= 0, ">= 0"),
