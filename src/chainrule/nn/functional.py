@@ -1,5 +1,7 @@
 """The functional forms of layers, activations and losses (``import chainrule.nn.functional as F``)."""
-from ..ops.activation import elu, gelu, leaky_relu, relu, sigmoid, silu, softplus, tanh
+from ..ops.activation import (celu, elu, gelu, glu, hardshrink, hardsigmoid, hardswish, hardtanh, leaky_relu,
+                              logsigmoid, mish, prelu, relu, relu6, selu, sigmoid, silu, softmin, softplus,
+                              softshrink, softsign, tanh, tanhshrink, threshold)
 from ..ops.conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold,
                        unfold)
 from ..ops.embedding import embedding
@@ -18,4 +20,6 @@ __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", 
            "avg_pool2d", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
            "fold", "max_pool1d", "max_pool2d", "unfold", "batch_norm", "embedding", "group_norm", "layer_norm", "bilinear", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout", "elu",
            "gelu", "huber_loss", "kl_div", "l1_loss", "leaky_relu", "linear", "log_softmax", "mse_loss", "nll_loss",
-           "pad", "relu", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh"]
+           "pad", "relu", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh",
+           "celu", "glu", "hardshrink", "hardsigmoid", "hardswish", "hardtanh", "logsigmoid", "mish", "prelu",
+           "relu6", "selu", "softmin", "softshrink", "softsign", "tanhshrink", "threshold"]
