@@ -6,6 +6,16 @@ import numpy
 from .optimizer import Optimizer, check_betas, check_non_negative, lerp_, regularised_gradient
 
 
+def _advance_moments(state, grad, beta1, beta2):
+    """Adam's two running moments, one step on, in place: m <- m + (1 - beta1)(g - m),
+    v <- beta2 v + (1 - beta2) g^2. Returns (m, v)."""
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    lerp_(exp_avg, grad, 1 - beta1)
+    exp_avg_sq *= beta2
+    exp_avg_sq += (1 - beta2) * grad * grad
+    return exp_avg, exp_avg_sq
+
+
 class Adam(Optimizer):
     r"""Adam: momentum on the gradient, scaled per parameter by the root of
     its mean square.
@@ -67,10 +77,7 @@ class Adam(Optimizer):
         state["step"] += 1
         step = state["step"]
         grad = regularised_gradient(param, grad, group)
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        lerp_(exp_avg, grad, 1 - beta1)
-        exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
+        exp_avg, exp_avg_sq = _advance_moments(state, grad, beta1, beta2)
         second_moment = exp_avg_sq
         if group["amsgrad"]:
             second_moment = numpy.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
@@ -209,10 +216,7 @@ class NAdam(Optimizer):
         mu_next = beta1 * (1 - 0.5 * 0.96 ** ((step + 1) * group["momentum_decay"]))
         state["mu_product"] *= mu
         mu_product = state["mu_product"]
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        lerp_(exp_avg, grad, 1 - beta1)
-        exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
+        exp_avg, exp_avg_sq = _advance_moments(state, grad, beta1, beta2)
         denominator = exp_avg_sq / (1 - beta2 ** step)
         numpy.sqrt(denominator, out=denominator)
         denominator += group["eps"]
@@ -271,10 +275,7 @@ class RAdam(Optimizer):
         state["step"] += 1
         step = state["step"]
         grad = regularised_gradient(param, grad, group)
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        lerp_(exp_avg, grad, 1 - beta1)
-        exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
+        exp_avg, exp_avg_sq = _advance_moments(state, grad, beta1, beta2)
         bias_correction2 = 1 - beta2 ** step
         rho_inf = 2 / (1 - beta2) - 1
         rho = rho_inf - 2 * step * beta2 ** step / bias_correction2
