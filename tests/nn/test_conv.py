@@ -1,6 +1,6 @@
 """Convolution layers: outputs and gradients (input, weight, bias) against PyTorch
-in float64 with PyTorch's weights copied in, parameter names and layouts,
-default initialisation, reprs, errors, and the two CNN workloads (W3, W4)."""
+in float64 with PyTorch's weights copied in, padding modes, parameter names and
+layouts, default initialisation, reprs, errors, and the two CNN workloads (W3, W4)."""
 import math
 import types
 
@@ -11,8 +11,10 @@ import chainrule
 from chainrule.nn import Flatten, Linear, ReLU, Sequential, Unflatten
 from chainrule.nn.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from chainrule.nn.pooling import MaxPool2d
+from chainrule.ops.conv import conv1d
+from chainrule.ops.shape import pad
 from chainrule.ops.softmax import log_softmax
-from helpers import random_inputs, requires_torch, torch
+from helpers import check_gradients, random_inputs, requires_torch, torch
 
 # chainrule's layers under torch.nn's names: one builder describes a layer in both libraries.
 OURS = types.SimpleNamespace(Conv1d=Conv1d, Conv2d=Conv2d, Conv3d=Conv3d, ConvTranspose1d=ConvTranspose1d,
@@ -32,6 +34,18 @@ LAYERS = {
     "conv2d_valid_no_bias": (lambda nn: nn.Conv2d(2, 3, 2, padding="valid", bias=False), (1, 2, 5, 4)),
     "conv2d_unbatched": (lambda nn: nn.Conv2d(2, 3, 3, stride=2), (2, 7, 7)),
     "conv3d": (lambda nn: nn.Conv3d(2, 3, (2, 3, 2), stride=(1, 2, 1), padding=1), (2, 2, 4, 5, 4)),
+    "conv1d_reflect": (lambda nn: nn.Conv1d(2, 3, 3, padding=2, padding_mode="reflect"), (2, 2, 5)),
+    "conv1d_circular_same_unbatched": (lambda nn: nn.Conv1d(2, 3, 4, padding="same", padding_mode="circular"),
+                                       (2, 6)),
+    "conv2d_replicate_strided": (lambda nn: nn.Conv2d(2, 4, (3, 2), stride=(2, 1), padding=(2, 1), dilation=(1, 2),
+                                                      padding_mode="replicate"), (2, 2, 5, 4)),
+    "conv2d_reflect_same_even_kernel": (lambda nn: nn.Conv2d(2, 3, (2, 4), padding="same", padding_mode="reflect",
+                                                             bias=False), (1, 2, 5, 6)),
+    "conv2d_circular_groups": (lambda nn: nn.Conv2d(4, 4, 3, padding=1, groups=2, padding_mode="circular"),
+                               (2, 4, 4, 5)),
+    "conv3d_reflect": (lambda nn: nn.Conv3d(2, 2, 2, padding=(1, 0, 1), padding_mode="reflect"), (1, 2, 3, 3, 4)),
+    "conv3d_replicate_same": (lambda nn: nn.Conv3d(1, 2, (3, 2, 3), padding="same", padding_mode="replicate"),
+                              (1, 1, 3, 4, 3)),
     "conv_transpose1d": (lambda nn: nn.ConvTranspose1d(3, 4, 3, stride=2, padding=1, output_padding=1), (2, 3, 6)),
     "conv_transpose2d": (lambda nn: nn.ConvTranspose2d(4, 2, (3, 2), stride=(2, 3), padding=(1, 0),
                                                        output_padding=(1, 2), groups=2, dilation=(1, 2)), (2, 4, 3, 4)),
@@ -147,6 +161,15 @@ LAYER_ERRORS = {
                          r"the padded input's 4: got input of shape \(1, 3, 2, 9\)"),
     "transpose_wrong_channels": (lambda: ConvTranspose1d(4, 2, 3)(chainrule.zeros(2, 3, 5)),
                                  r"ConvTranspose1d\(4, 2, .*\): expected input of shape \(N, 4, L\).*got \(2, 3, 5\)"),
+    "reflect_wider_than_input": (lambda: Conv1d(2, 3, 3, padding=3, padding_mode="reflect")(chainrule.zeros(1, 2, 3)),
+                                 r"Conv1d\(2, 3, .*padding_mode=reflect\): reflect padding \(3, 3\) must be smaller "
+                                 r"than the size 3 of dim 2"),
+    "kernel_too_large_circular": (lambda: Conv1d(2, 3, 5, padding=1, padding_mode="circular")(chainrule.zeros(2, 2)),
+                                  r"Conv1d\(2, 3, .*\): the kernel \(5,\) .*more than the padded input's 4: got input "
+                                  r"of shape \(1, 2, 2\) with padding \(1,\)"),
+    "wrong_rank_replicate": (lambda: Conv2d(3, 8, 3, padding=1, padding_mode="replicate")(chainrule.zeros(3, 8)),
+                             r"Conv2d\(3, 8, .*\): expected input of shape \(N, 3, H, W\) or \(3, H, W\), "
+                             r"got \(3, 8\)"),
 }
 
 
@@ -164,6 +187,8 @@ def test_layer_errors_name_the_layer_and_the_shapes(name):
     (lambda: Conv1d(3, 8, 3, padding="full"), r"Conv1d: padding must be 'same', 'valid', an int or a tuple"),
     (lambda: ConvTranspose2d(3, 8, 3, padding="same"), r"ConvTranspose2d: padding must be an int or a tuple"),
     (lambda: Conv2d(3, 8, 3, padding_mode="mirror"), r"Conv2d: padding_mode must be one of"),
+    (lambda: ConvTranspose2d(3, 8, 3, padding_mode="reflect"),
+     r"ConvTranspose2d: only padding_mode='zeros' is supported, got 'reflect'"),
     (lambda: Conv2d(3, 8, (3, 3, 3)), r"Conv2d: kernel_size must be an int or a tuple of 2 ints"),
 ])
 def test_bad_arguments_raise_value_error(build, message):
@@ -172,9 +197,15 @@ def test_bad_arguments_raise_value_error(build, message):
 
 
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
-def test_other_padding_modes_are_not_implemented(mode):
-    with pytest.raises(NotImplementedError, match=f"Conv2d: padding_mode='{mode}' is not implemented"):
-        Conv2d(3, 8, 3, padding_mode=mode)
+def test_padding_modes_to_second_order(mode):
+    layer = Conv1d(2, 2, 3, padding=2, padding_mode=mode, dtype=chainrule.float64)
+    x, weight = random_inputs([(1, 2, 3), (2, 2, 3)])
+    check_gradients(lambda x, weight: conv1d(pad(x, (2, 2), mode=mode), weight, layer.bias), [x, weight])
+    # The layer is that composition.
+    layer.weight.data[...] = weight
+    numpy.testing.assert_allclose(layer(chainrule.tensor(x)).data,
+                                  conv1d(pad(chainrule.tensor(x), (2, 2), mode=mode), chainrule.tensor(weight),
+                                         layer.bias).data, rtol=1e-12)
 
 
 # ------------------------------------------------------------------ the CNN workloads

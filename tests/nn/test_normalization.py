@@ -1,16 +1,19 @@
 """Normalisation layers against PyTorch in float64, with PyTorch's state
 copied in: outputs and gradients in training and eval mode, running
-statistics over several steps (also with momentum=None), state dicts that
-move across, and the errors for inputs of the wrong shape."""
+statistics over several steps (also with momentum=None), unbatched inputs
+to instance norm, state dicts that move across, reprs, and the errors for
+inputs of the wrong shape."""
 import numpy
 import pytest
 
 import chainrule
-from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from chainrule.nn.normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
+                                        InstanceNorm3d, LayerNorm)
 from helpers import requires_torch, torch
 
 TOLERANCES = {"rtol": 1e-9, "atol": 1e-11}
-OURS = {"BatchNorm1d": BatchNorm1d, "BatchNorm2d": BatchNorm2d, "LayerNorm": LayerNorm, "GroupNorm": GroupNorm}
+OURS = {"BatchNorm1d": BatchNorm1d, "BatchNorm2d": BatchNorm2d, "LayerNorm": LayerNorm, "GroupNorm": GroupNorm,
+        "InstanceNorm1d": InstanceNorm1d, "InstanceNorm2d": InstanceNorm2d, "InstanceNorm3d": InstanceNorm3d}
 
 
 def twins(name, *args, **kwargs):
@@ -80,6 +83,53 @@ def test_batch_norm_over_several_steps_then_eval_matches_torch(case):
     assert_state_agrees(ours, theirs)
 
 
+INSTANCE_NORMS = {
+    "1d": ("InstanceNorm1d", {}, (4, 3, 5)),
+    "1d_unbatched_affine": ("InstanceNorm1d", {"affine": True}, (3, 5)),
+    "1d_unbatched_tracked": ("InstanceNorm1d", {"track_running_stats": True}, (3, 4)),
+    "2d_tracked_affine": ("InstanceNorm2d", {"affine": True, "track_running_stats": True}, (4, 3, 3, 2)),
+    "2d_tracked_momentum_none": ("InstanceNorm2d", {"track_running_stats": True, "momentum": None}, (2, 3, 2, 3)),
+    "2d_unbatched": ("InstanceNorm2d", {"affine": True, "eps": 1e-3}, (3, 4, 2)),
+    "3d_tracked_no_bias": ("InstanceNorm3d", {"affine": True, "bias": False, "track_running_stats": True,
+                                              "momentum": 0.5}, (2, 3, 2, 3, 2)),
+    "3d_unbatched": ("InstanceNorm3d", {}, (3, 2, 2, 3)),
+}
+
+
+@requires_torch
+@pytest.mark.parametrize("case", INSTANCE_NORMS)
+def test_instance_norm_over_several_steps_then_eval_matches_torch(case):
+    name, kwargs, shape = INSTANCE_NORMS[case]
+    ours, theirs = twins(name, 3, **kwargs)
+    rng = numpy.random.default_rng(4)
+    for step in range(3):
+        assert_step_agrees(ours, theirs, rng.standard_normal(shape) * (1 + step) + step)
+        assert_state_agrees(ours, theirs)
+    # Eval mode: the running statistics where they are tracked, each input's own otherwise.
+    ours.eval()
+    theirs.eval()
+    assert_step_agrees(ours, theirs, rng.standard_normal(shape) * 2 - 1)
+    assert_state_agrees(ours, theirs)
+
+
+def test_instance_norm_counts_no_batches_and_momentum_none_freezes_the_statistics():
+    x = chainrule.randn(4, 2, 6) * 3 + 1
+    moving, frozen = InstanceNorm1d(2, track_running_stats=True), InstanceNorm1d(2, track_running_stats=True,
+                                                                                 momentum=None)
+    moving(x)
+    frozen(x)
+    assert moving.running_mean.data.any() and moving.num_batches_tracked.item() == 0
+    assert frozen.running_var.data.tolist() == [1, 1] and not frozen.running_mean.data.any()
+
+
+def test_instance_norm_keeps_float32():
+    layer = InstanceNorm2d(3, affine=True, track_running_stats=True)
+    x = chainrule.randn(2, 3, 4, 4, requires_grad=True)
+    out = layer(x)
+    out.sum().backward()
+    assert out.dtype == x.grad.dtype == layer.weight.grad.dtype == layer.running_var.dtype == numpy.float32
+
+
 def test_momentum_none_is_the_cumulative_average():
     layer = BatchNorm1d(2, momentum=None).double()
     batches = [chainrule.tensor(numpy.random.default_rng(k).standard_normal((5, 2)) + k) for k in range(3)]
@@ -126,7 +176,9 @@ def test_layer_and_group_norm_match_torch_in_both_modes(name, args, kwargs, shap
 @pytest.mark.parametrize("name, args, kwargs", [
     ("BatchNorm1d", (4,), {}), ("BatchNorm2d", (4,), {"affine": False}),
     ("BatchNorm1d", (4,), {"track_running_stats": False}), ("LayerNorm", ((2, 3),), {}),
-    ("GroupNorm", (2, 4), {}),
+    ("GroupNorm", (2, 4), {}), ("InstanceNorm1d", (4,), {}), ("InstanceNorm2d", (4,), {"affine": True}),
+    ("InstanceNorm3d", (4,), {"affine": True, "track_running_stats": True}),
+    ("InstanceNorm2d", (4,), {"affine": True, "bias": False, "track_running_stats": True}),
 ])
 def test_state_dict_moves_both_ways(name, args, kwargs):
     ours = OURS[name](*args, **kwargs)
@@ -160,6 +212,15 @@ def test_reprs_match_torch():
            repr(torch.nn.GroupNorm(2, 4)).replace(", bias=True", "")
 
 
+@requires_torch
+@pytest.mark.parametrize("name, kwargs", [
+    ("InstanceNorm1d", {}), ("InstanceNorm2d", {"affine": True, "momentum": None}),
+    ("InstanceNorm3d", {"affine": True, "bias": False, "track_running_stats": True, "eps": 1e-3}),
+])
+def test_instance_norm_reprs_match_torch_exactly(name, kwargs):
+    assert repr(OURS[name](3, **kwargs)) == repr(getattr(torch.nn, name)(3, **kwargs))
+
+
 # ------------------------------------------------------------------ errors
 
 @pytest.mark.parametrize("layer, shape, message", [
@@ -168,7 +229,14 @@ def test_reprs_match_torch():
     (BatchNorm2d(3), (4, 3, 5), r"BatchNorm2d\(3, .*\): expected input of shape \(N, 3, H, W\), got \(4, 3, 5\)"),
     (LayerNorm((4, 5)), (2, 5, 4), r"LayerNorm\(\(4, 5\), .*\): expected input of shape \(\*, 4, 5\), got \(2, 5, 4\)"),
     (GroupNorm(2, 6), (2, 4, 3), r"GroupNorm\(2, 6, .*\): expected input of shape \(N, 6, \*\), got \(2, 4, 3\)"),
-], ids=["batch1d_features", "batch1d_rank", "batch2d_rank", "layer", "group"])
+    (InstanceNorm2d(3), (3, 5), r"InstanceNorm2d\(3, .*\): expected input of shape \(N, 3, H, W\) or \(3, H, W\), "
+                                r"got \(3, 5\)"),
+    (InstanceNorm1d(3, affine=True), (2, 4, 5), r"InstanceNorm1d\(3, .*affine=True.*\): expected input of shape "
+                                                r"\(N, 3, L\) or \(3, L\), got \(2, 4, 5\)"),
+    (InstanceNorm3d(3, track_running_stats=True), (4, 2, 2, 2),
+     r"InstanceNorm3d\(3, .*\): expected .* got \(4, 2, 2, 2\)"),
+], ids=["batch1d_features", "batch1d_rank", "batch2d_rank", "layer", "group", "instance_rank", "instance_affine",
+        "instance_tracked"])
 def test_wrong_input_shape_names_layer_expected_and_given(layer, shape, message):
     with pytest.raises(ValueError, match=message):
         layer(chainrule.zeros(*shape))
@@ -178,6 +246,19 @@ def test_one_value_per_channel_in_training():
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         BatchNorm1d(3)(chainrule.zeros(1, 3))
     BatchNorm1d(3).eval()(chainrule.zeros(1, 3))  # fine with running statistics
+
+
+def test_instance_norm_without_affine_or_statistics_warns_of_unused_num_features():
+    # As PyTorch: num_features is then unused, and any channel count is normalised.
+    with pytest.warns(UserWarning, match=r"InstanceNorm1d\(3, .*\): the input has 4 channels, not num_features=3"):
+        out = InstanceNorm1d(3)(chainrule.randn(2, 4, 5))
+    assert out.shape == (2, 4, 5)
+
+
+def test_instance_norm_needs_more_than_one_spatial_element_unless_tracked_in_eval():
+    with pytest.raises(ValueError, match="instance_norm: expected more than 1 spatial element"):
+        InstanceNorm1d(3)(chainrule.zeros(3, 1))
+    InstanceNorm1d(3, track_running_stats=True).eval()(chainrule.zeros(3, 1))  # fine with running statistics
 
 
 def test_group_norm_groups_must_divide_channels():

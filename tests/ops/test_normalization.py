@@ -1,4 +1,4 @@
-"""Batch, layer and group norm as functions: values and gradients against
+"""Batch, instance, layer and group norm as functions: values and gradients against
 PyTorch, running statistics, the fused node's first and second derivatives
 by finite differences and against PyTorch, dtypes, and the errors a user
 can cause."""
@@ -6,7 +6,7 @@ import numpy
 import pytest
 
 import chainrule
-from chainrule.ops.normalization import Normalization, batch_norm, group_norm, layer_norm
+from chainrule.ops.normalization import Normalization, batch_norm, group_norm, instance_norm, layer_norm
 from helpers import check_gradients, compare_with_torch, random_inputs, requires_torch, torch
 
 TOLERANCES = {"rtol": 1e-9, "atol": 1e-11}
@@ -93,6 +93,52 @@ def test_group_norm_without_affine_matches_torch():
                        **TOLERANCES)
 
 
+@requires_torch
+@pytest.mark.parametrize("affine", [(True, True), (False, True), (False, False)], ids=["weight_bias", "bias", "plain"])
+@pytest.mark.parametrize("shape", [(4, 3, 5), (2, 3, 4, 3), (2, 3, 2, 3, 2)], ids=str)
+def test_instance_norm_with_running_statistics_matches_torch(shape, affine):
+    x, weight, bias = random_inputs([shape, (3,), (3,)], seed=10)
+
+    def run(library, instance_norm):
+        def fn(x, weight, bias):
+            mean = library.tensor(numpy.linspace(-1, 1, 3))
+            var = library.tensor(numpy.linspace(0.5, 2, 3))
+            out = instance_norm(x, mean, var, _maybe(weight, affine[0]), _maybe(bias, affine[1]), True, 0.3, 1e-3)
+            return out, mean, var  # the running statistics, updated in place, are compared too
+        return fn
+
+    compare_with_torch(run(chainrule, instance_norm), run(torch, torch.nn.functional.instance_norm),
+                       [x, weight, bias], **TOLERANCES)
+
+
+@requires_torch
+@pytest.mark.parametrize("shape", [(4, 3), (2, 3, 4, 3)], ids=str)
+def test_instance_norm_with_running_statistics_only_matches_torch(shape):
+    x, weight, bias, mean, var = random_inputs([shape, (3,), (3,), (3,), (3,)], seed=11)
+    var = numpy.abs(var) + 0.1
+    compare_with_torch(
+        lambda x, w, b: instance_norm(x, chainrule.tensor(mean), chainrule.tensor(var), w, b, False),
+        lambda x, w, b: torch.nn.functional.instance_norm(x, torch.tensor(mean), torch.tensor(var), w, b, False),
+        [x, weight, bias], **TOLERANCES)
+
+
+@requires_torch
+def test_instance_norm_without_running_statistics_matches_torch():
+    x, weight = random_inputs([(3, 2, 5), (2,)], seed=12)
+    compare_with_torch(lambda x, w: instance_norm(x, weight=w),
+                       lambda x, w: torch.nn.functional.instance_norm(x, weight=w), [x, weight], **TOLERANCES)
+
+
+def test_instance_norm_running_statistics_average_each_example_unbiased():
+    # Two examples of one channel: means 2 and 4, unbiased variances 2 and 8.
+    x = chainrule.tensor([[[1.0, 3.0]], [[2.0, 6.0]]], dtype=chainrule.float64)
+    mean, var = chainrule.zeros(1, dtype=chainrule.float64), chainrule.ones(1, dtype=chainrule.float64)
+    out = instance_norm(x, mean, var, momentum=0.5, eps=0.0)
+    numpy.testing.assert_allclose(out.data, [[[-1.0, 1.0]], [[-1.0, 1.0]]])
+    numpy.testing.assert_allclose(mean.data, [1.5])  # 0.5 * 0 + 0.5 * (2 + 4) / 2
+    numpy.testing.assert_allclose(var.data, [3.0])  # 0.5 * 1 + 0.5 * (2 + 8) / 2
+
+
 # ------------------------------------------------------------------ one fused node, twice differentiable
 
 def test_batch_norm_training_is_one_node():
@@ -110,6 +156,13 @@ CASES = {
     "layer_norm": (lambda x, w, b: layer_norm(x, (2, 2), w, b), [(3, 2, 2), (2, 2), (2, 2)]),
     "group_norm": (lambda x, w, b: group_norm(x, 2, w, b), [(2, 4, 3), (4,), (4,)]),
     "layer_norm_no_affine": (lambda x: layer_norm(x, (4,)), [(3, 4)]),
+    "instance_norm": (lambda x, w, b: instance_norm(x, weight=w, bias=b), [(2, 2, 3, 2), (2,), (2,)]),
+    "instance_norm_running": (lambda x, w: instance_norm(x, chainrule.zeros(2, dtype=chainrule.float64),
+                                                         chainrule.ones(2, dtype=chainrule.float64), w),
+                              [(2, 2, 3), (2,)]),
+    "instance_norm_eval": (lambda x, w, b: instance_norm(x, chainrule.tensor(numpy.array([0.3, -0.2])),
+                                                         chainrule.tensor(numpy.array([0.5, 2.0])), w, b, False),
+                           [(2, 2, 3), (2,), (2,)]),
 }
 
 
@@ -120,12 +173,14 @@ def test_gradients_to_second_order(name):
 
 
 @requires_torch
-@pytest.mark.parametrize("name", ["batch_norm", "layer_norm", "group_norm"])
+@pytest.mark.parametrize("name", ["batch_norm", "instance_norm", "layer_norm", "group_norm"])
 def test_gradient_penalty_matches_torch(name):
     """d/dθ |d<v, f(x)>/dx|²: differentiates the fused backward itself."""
     functions = {
         "batch_norm": (lambda F, x, w, b: F.nn.functional.batch_norm(x, None, None, w, b, True)
                        if F is torch else batch_norm(x, None, None, w, b, True)),
+        "instance_norm": (lambda F, x, w, b: F.nn.functional.instance_norm(x, weight=w, bias=b)
+                          if F is torch else instance_norm(x, weight=w, bias=b)),
         "layer_norm": (lambda F, x, w, b: F.nn.functional.layer_norm(x, (3,), w, b)
                        if F is torch else layer_norm(x, (3,), w, b)),
         "group_norm": (lambda F, x, w, b: F.nn.functional.group_norm(x, 3, w, b)
@@ -156,7 +211,9 @@ def test_in_place_change_of_the_output_leaves_the_gradient_right():
     lambda x: batch_norm(x, None, None, training=True),
     lambda x: layer_norm(x, (3,)),
     lambda x: group_norm(x, 3),
-], ids=["batch_norm", "layer_norm", "group_norm"])
+    lambda x: instance_norm(x, chainrule.zeros(3), chainrule.ones(3)),
+    lambda x: instance_norm(x, chainrule.zeros(3), chainrule.ones(3), use_input_stats=False),
+], ids=["batch_norm", "layer_norm", "group_norm", "instance_norm", "instance_norm_eval"])
 def test_float32_stays_float32(fn):
     x = chainrule.randn(4, 3, 3, requires_grad=True)
     out = fn(x)
@@ -189,3 +246,24 @@ def test_layer_norm_shape_mismatch():
 def test_group_norm_groups_must_divide_channels():
     with pytest.raises(ValueError, match=r"num_groups 4 must divide the 6 channels"):
         group_norm(chainrule.zeros(2, 6, 3), 4)
+
+
+INSTANCE_NORM_ERRORS = {
+    "one_spatial_element": (lambda: instance_norm(chainrule.zeros(4, 3, 1)),
+                            r"instance_norm: expected more than 1 spatial element .* shape \(4, 3, 1\)"),
+    "no_spatial_dims": (lambda: instance_norm(chainrule.zeros(4, 3)), "instance_norm: expected more than 1 spatial"),
+    "rank": (lambda: instance_norm(chainrule.zeros(4)), r"instance_norm: expected input of shape \(N, C, \*\)"),
+    "one_running_statistic": (lambda: instance_norm(chainrule.zeros(4, 3, 2), chainrule.zeros(3)),
+                              "instance_norm: give both running_mean and running_var, or neither"),
+    "no_statistics": (lambda: instance_norm(chainrule.zeros(4, 3, 2), use_input_stats=False),
+                      "instance_norm: without use_input_stats, running_mean and running_var are needed"),
+    "weight_shape": (lambda: instance_norm(chainrule.zeros(4, 3, 2), weight=chainrule.ones(4)),
+                     r"instance_norm: weight has shape \(4,\), expected \(3,\)"),
+}
+
+
+@pytest.mark.parametrize("name", INSTANCE_NORM_ERRORS)
+def test_instance_norm_errors_name_the_op(name):
+    call, message = INSTANCE_NORM_ERRORS[name]
+    with pytest.raises(ValueError, match=f"^{message}"):
+        call()

@@ -70,6 +70,17 @@ CASES = {
     "pad_last_dim": (lambda lib, x: pad_of(lib)(x, (1, 2)), [(2, 3)]),
     "pad_two_dims_with_value": (lambda lib, x: pad_of(lib)(x, (1, 0, 0, 2), value=1.5), [(2, 3)]),
     "pad_three_dims": (lambda lib, x: pad_of(lib)(x, (0, 0, 1, 1, 2, 0)), [(2, 3, 4)]),
+    "pad_constant_named": (lambda lib, x: pad_of(lib)(x, (2, 0), mode="constant", value=-1.0), [(2, 3)]),
+    "pad_reflect_1d": (lambda lib, x: pad_of(lib)(x, (2, 1), mode="reflect"), [(2, 3, 4)]),
+    "pad_reflect_2d_unbatched": (lambda lib, x: pad_of(lib)(x, (1, 2, 0, 1), mode="reflect"), [(2, 3, 4)]),
+    "pad_reflect_3d": (lambda lib, x: pad_of(lib)(x, (1, 0, 0, 2, 1, 1), mode="reflect"), [(1, 2, 2, 3, 3)]),
+    "pad_replicate_1d_unbatched": (lambda lib, x: pad_of(lib)(x, (4, 1), mode="replicate"), [(2, 3)]),
+    "pad_replicate_2d": (lambda lib, x: pad_of(lib)(x, (2, 0, 1, 3), mode="replicate"), [(1, 2, 3, 2)]),
+    "pad_replicate_3d": (lambda lib, x: pad_of(lib)(x, (1, 2, 0, 1, 2, 0), mode="replicate"), [(1, 1, 2, 2, 3)]),
+    "pad_circular_1d_whole_dim": (lambda lib, x: pad_of(lib)(x, (3, 1), mode="circular"), [(2, 1, 3)]),
+    "pad_circular_2d": (lambda lib, x: pad_of(lib)(x, (1, 2, 2, 0), mode="circular"), [(1, 2, 3, 3)]),
+    "pad_circular_3d_unbatched": (lambda lib, x: pad_of(lib)(x, (0, 1, 1, 1, 2, 1), mode="circular"),
+                                  [(2, 2, 3, 2)]),
     "flip": (lambda lib, x: x.flip(0), [(2, 3, 4)]),
     "flip_several": (lambda lib, x: x.flip((0, -1)), [(2, 3, 4)]),
     "repeat": (lambda lib, x: x.repeat(2, 3), [(2, 3)]),
@@ -117,6 +128,19 @@ def test_repeat_and_tile_follow_torch_not_numpy():
     x = chainrule.tensor([1.0, 2.0])
     assert x.repeat(2).tolist() == [1.0, 2.0, 1.0, 2.0]
     assert x.tile((2, 1)).tolist() == [[1.0, 2.0], [1.0, 2.0]]
+
+
+@pytest.mark.parametrize("mode, expected, gradient", [
+    ("reflect", [3, 2, 1, 2, 3, 4, 3], [1, 2, 3, 1]),
+    ("replicate", [1, 1, 1, 2, 3, 4, 4], [3, 1, 1, 2]),
+    ("circular", [3, 4, 1, 2, 3, 4, 1], [2, 1, 2, 2]),
+])
+def test_pad_modes_copy_elements_and_add_gradients_back_onto_them(mode, expected, gradient):
+    x = chainrule.tensor([[1.0, 2.0, 3.0, 4.0]], requires_grad=True)
+    out = chainrule.pad(x, (2, 1), mode=mode)
+    out.sum().backward()
+    assert out.tolist() == [expected]
+    assert x.grad.tolist() == [gradient]  # how many times each element was copied
 
 
 def test_expand_gradient_sums_over_the_copies():
@@ -235,7 +259,6 @@ BAD_ARGUMENTS = {  # a call that must fail on a (2, 3) tensor, and the start of 
     "t_of_3d": (lambda x: x.unsqueeze(0).t(), "t: expects a tensor of at most 2 dims"),
     "pad_odd_widths": (lambda x: chainrule.pad(x, (1, 2, 3)), "pad: expected an even number"),
     "pad_negative": (lambda x: chainrule.pad(x, (-1, 0)), "pad: widths must be non-negative"),
-    "pad_mode": (lambda x: chainrule.pad(x, (1, 1), mode="reflect"), "pad: only mode='constant'"),
     "split_sizes_do_not_add_up": (lambda x: x.split([1, 1], dim=1), r"split: sizes \[1, 1\] add up to 2"),
     "split_size_zero": (lambda x: x.split(0), "split: split_size must be positive"),
     "chunk_zero": (lambda x: x.chunk(0), "chunk: the number of chunks must be positive"),
@@ -253,3 +276,37 @@ def test_bad_arguments_raise_errors_naming_the_op(name):
     call, message = BAD_ARGUMENTS[name]
     with pytest.raises((ValueError, IndexError, NotImplementedError), match=f"^{message}"):
         call(chainrule.ones(2, 3))
+
+
+PAD_ERRORS = {  # a padding of a (2, 3) tensor that both libraries refuse, and the start of our message
+    "unknown_mode": (lambda pad, x: pad(x, (1, 1), mode="mirror"), "pad: mode must be 'constant', "),
+    "mode_with_value": (lambda pad, x: pad(x, (1, 1), mode="reflect", value=1.0),
+                        "pad: mode='reflect' pads with the input's own elements and takes no value"),
+    "reflect_too_wide": (lambda pad, x: pad(x, (3, 0), mode="reflect"),
+                         r"pad: reflect padding \(3, 0\) must be smaller than the size 3 of dim 1"),
+    "circular_wraps_twice": (lambda pad, x: pad(x, (0, 4), mode="circular"),
+                             r"pad: circular padding \(0, 4\) must be at most the size 3 of dim 1"),
+    "replicate_empty": (lambda pad, x: pad(x[:, :0], (1, 0), mode="replicate"),
+                        "pad: replicate padding has no edge to copy in the empty dim 1"),
+    "mode_too_few_dims": (lambda pad, x: pad(x.reshape(6), (1, 1), mode="replicate"),
+                          "pad: mode='replicate' pads the last 1, 2 or 3 dims"),
+    "mode_too_many_dims": (lambda pad, x: pad(x.reshape(1, 1, 1, 2, 3), (1, 1), mode="circular"),
+                           r"pad: mode='circular' .* 2 widths need an input of 2 or 3 dims, got shape"),
+    "mode_four_dims": (lambda pad, x: pad(x.reshape(1, 1, 1, 1, 2, 3), (1,) * 8, mode="reflect"),
+                       "pad: mode='reflect' pads the last 1, 2 or 3 dims"),
+}
+
+
+@pytest.mark.parametrize("name", PAD_ERRORS)
+def test_pad_mode_errors_name_the_op(name):
+    call, message = PAD_ERRORS[name]
+    with pytest.raises((ValueError, NotImplementedError), match=f"^{message}"):
+        call(chainrule.pad, chainrule.ones(2, 3))
+
+
+@requires_torch
+@pytest.mark.parametrize("name", PAD_ERRORS)
+def test_torch_refuses_the_same_padding(name):
+    call, _ = PAD_ERRORS[name]
+    with pytest.raises((ValueError, RuntimeError, NotImplementedError)):
+        call(torch.nn.functional.pad, torch.ones(2, 3))

@@ -7,7 +7,9 @@ between chainrule and PyTorch unchanged.
 import math
 
 from .. import creation
-from ..ops.conv import as_tuple, check_rank, conv_transpose, convolution, positive_int, transposed_output_size
+from ..ops.conv import (as_tuple, check_rank, check_window_fits, conv_transpose, convolution, padding_pairs,
+                        positive_int, transposed_output_size)
+from ..ops.shape import pad_for
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -31,9 +33,8 @@ class _ConvNd(Module):
                 raise ValueError(f"{name}: {what}={channels} must be divisible by groups={groups}")
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"{name}: padding_mode={padding_mode!r} is not implemented; "
-                                      f"only padding_mode='zeros' is")
+        if self.transposed and padding_mode != "zeros":
+            raise ValueError(f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = as_tuple(name, "kernel_size", kernel_size, self.spatial_dims, 1)
         self.stride = as_tuple(name, "stride", stride, self.spatial_dims, 1)
@@ -76,6 +77,8 @@ class _ConvNd(Module):
             text += f", groups={self.groups}"
         if self.bias is None:
             text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
         return text
 
 
@@ -86,7 +89,15 @@ class _Conv(_ConvNd):
                          padding_mode, 0, dtype)
 
     def forward(self, input):
-        return convolution(self, self.spatial_dims, input, self.weight, self.bias, self.stride, self.padding,
+        padding = self.padding
+        if self.padding_mode != "zeros":
+            # Padded in that mode first; the convolution itself then pads nothing.
+            pairs = padding_pairs(self, padding, self.stride, self.dilation, self.kernel_size)
+            batched = check_rank(self, input, self.spatial_dims, self.in_channels)
+            check_window_fits(self, input if batched else input.unsqueeze(0), self.kernel_size, self.dilation, pairs)
+            input = pad_for(self, input, [w for pair in reversed(pairs) for w in pair], self.padding_mode)
+            padding = 0
+        return convolution(self, self.spatial_dims, input, self.weight, self.bias, self.stride, padding,
                            self.dilation, self.groups)
 
 
@@ -100,7 +111,8 @@ class Conv1d(_Conv):
     padding : int, 1-tuple, 'valid' or 'same'
     groups : int dividing both channel counts
     bias : add a learned bias per output channel
-    padding_mode : only 'zeros'
+    padding_mode : 'zeros', 'reflect', 'replicate' or 'circular': how ``padding``
+        fills in, as in ``F.pad`` ('same' padding too)
     dtype : of the parameters (default float32)
 
     Example
@@ -178,7 +190,8 @@ class ConvTranspose1d(_ConvTranspose):
     in_channels, out_channels : int
     kernel_size, stride, padding, dilation : int or 1-tuple, as in the convolution transposed
     output_padding : int or 1-tuple, extra length at the end (less than stride or dilation)
-    groups, bias, padding_mode, dtype : as in ``Conv1d``
+    groups, bias, dtype : as in ``Conv1d``
+    padding_mode : only 'zeros'
 
     Example
     -------

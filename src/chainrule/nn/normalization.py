@@ -1,12 +1,15 @@
-"""Normalisation layers: BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm.
+"""Normalisation layers: BatchNorm1d, BatchNorm2d, InstanceNorm1d/2d/3d, LayerNorm, GroupNorm.
 
 Parameter and buffer names follow PyTorch (``weight``, ``bias``,
 ``running_mean``, ``running_var``, ``num_batches_tracked``), so their state
 dicts load into each other.
 """
+import warnings
+
 from .. import creation, dtypes
 from ..autograd import no_grad
-from ..ops.normalization import batch_norm, group_norm, layer_norm
+from ..ops.conv import check_rank, spatial_shape
+from ..ops.normalization import batch_norm, group_norm, instance_norm, layer_norm
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -20,14 +23,10 @@ def _reset_affine(layer):
         init.zeros_(layer.bias)
 
 
-class _BatchNorm(Module):
-    """What BatchNorm1d and BatchNorm2d share; they differ in the input ranks they accept."""
+class _NormBase(Module):
+    """What batch and instance norm share: per-channel weight and bias, running statistics, reset and repr."""
 
-    ranks = ()
-    layout = ""
-
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 dtype=None, *, bias=True):
+    def __init__(self, num_features, eps, momentum, affine, track_running_stats, dtype, bias):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
@@ -53,6 +52,21 @@ class _BatchNorm(Module):
         self.reset_running_stats()
         _reset_affine(self)
 
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
+    """What BatchNorm1d and BatchNorm2d share; they differ in the input ranks they accept."""
+
+    ranks = ()
+    layout = ""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 dtype=None, *, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype, bias)
+
     def forward(self, input):
         if input.ndim not in self.ranks or input.shape[1] != self.num_features:
             raise ValueError(f"{self!r}: expected input of shape {self.layout.format(C=self.num_features)}, "
@@ -70,10 +84,6 @@ class _BatchNorm(Module):
         return batch_norm(input, self.running_mean if keep_running else None,
                           self.running_var if keep_running else None, self.weight, self.bias,
                           use_batch_stats, momentum, self.eps)
-
-    def extra_repr(self):
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -109,6 +119,88 @@ class BatchNorm2d(_BatchNorm):
 
     ranks = (4,)
     layout = "(N, {C}, H, W)"
+
+
+class _InstanceNorm(_NormBase):
+    """What InstanceNorm1d/2d/3d share; they differ in the number of spatial dims."""
+
+    spatial_dims = None
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
+                 dtype=None, *, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype, bias)
+
+    def forward(self, input):
+        batched = check_rank(self, input, self.spatial_dims, self.num_features)
+        channels = input.shape[1 if batched else 0]
+        if channels != self.num_features:
+            if self.weight is not None or self.running_mean is not None:
+                raise ValueError(f"{self!r}: expected input of shape "
+                                 f"{spatial_shape(self.num_features, self.spatial_dims)} or "
+                                 f"{spatial_shape(self.num_features, self.spatial_dims, batched=False)}, "
+                                 f"got {input.shape}")
+            # As in PyTorch: without weights or running statistics num_features is unused.
+            warnings.warn(f"{self!r}: the input has {channels} channels, not num_features={self.num_features} "
+                          f"(unused without affine parameters or running statistics)", stacklevel=2)
+        x = input if batched else input.unsqueeze(0)
+        # NOTE: as in PyTorch, momentum=None freezes the running statistics
+        # (instance norm counts no batches for a cumulative average).
+        momentum = 0.0 if self.momentum is None else self.momentum
+        out = instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            self.training or not self.track_running_stats, momentum, self.eps)
+        return out if batched else out.squeeze(0)
+
+    def extra_repr(self):
+        # PyTorch shows bias here, where BatchNorm's repr (and SyncBatchNorm's) leaves it out.
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalisation of (N, C, L) or unbatched (C, L) inputs (Ulyanov et al., 2016).
+
+    Each channel of each example is normalised over L with its own mean and
+    (biased) variance, so the batch never mixes. With ``affine=True``,
+    y = weight x̂ + bias per channel (weight 1, bias 0 at first). With
+    ``track_running_stats=True`` the running statistics move towards the
+    batch's average of the per-example ones in training (by ``momentum``;
+    ``momentum=None`` keeps them fixed), and normalise in eval mode;
+    otherwise each input's own statistics serve in both modes.
+
+    Example
+    -------
+    >>> norm = nn.InstanceNorm1d(16, affine=True)
+    >>> norm(chainrule.randn(8, 16, 50)).shape
+    (8, 16, 50)
+    >>> sorted(norm.state_dict())
+    ['bias', 'weight']
+    """
+
+    spatial_dims = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalisation of (N, C, H, W) or unbatched (C, H, W) inputs; see ``InstanceNorm1d``.
+
+    Example
+    -------
+    >>> nn.InstanceNorm2d(3)(chainrule.randn(4, 3, 32, 32)).shape   # as in style transfer
+    (4, 3, 32, 32)
+    """
+
+    spatial_dims = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalisation of (N, C, D, H, W) or unbatched (C, D, H, W) inputs; see ``InstanceNorm1d``.
+
+    Example
+    -------
+    >>> nn.InstanceNorm3d(2, track_running_stats=True)(chainrule.randn(2, 2, 4, 4, 4)).shape
+    (2, 2, 4, 4, 4)
+    """
+
+    spatial_dims = 3
 
 
 class LayerNorm(Module):

@@ -267,7 +267,7 @@ def check_window_fits(name, input, kernel, dilation, padding):
                 f"with padding {tuple(b for b, _ in padding)}")
 
 
-def _padding_pairs(name, padding, stride, dilation, kernel):
+def padding_pairs(name, padding, stride, dilation, kernel):
     """PyTorch's padding argument as (before, after) pairs; 'same' puts any odd element after."""
     ndim = len(kernel)
     if isinstance(padding, str):
@@ -332,7 +332,7 @@ def convolution(name, ndim, input, weight, bias, stride, padding, dilation, grou
     kernel = weight.shape[2:]
     stride = as_tuple(name, "stride", stride, ndim, 1)
     dilation = as_tuple(name, "dilation", dilation, ndim, 1)
-    pairs = _padding_pairs(name, padding, stride, dilation, kernel)
+    pairs = padding_pairs(name, padding, stride, dilation, kernel)
     check_window_fits(name, x, kernel, dilation, pairs)
     out_size = tuple((n + before + after - d * (k - 1) - 1) // s + 1
                      for n, (before, after), d, k, s in zip(x.shape[2:], pairs, dilation, kernel, stride))

@@ -1,8 +1,8 @@
-"""Normalisation: batch, layer and group norm, all through one fused node.
+"""Normalisation: batch, instance, layer and group norm, all through one fused node.
 
 Each standardises x over some axes, x̂ = (x - μ) / σ with σ = sqrt(var + eps)
 (the biased variance), then applies an optional per-feature affine map
-y = γ x̂ + β. The three differ only in the axes the statistics run over and
+y = γ x̂ + β. The four differ only in the axes the statistics run over and
 in where γ and β broadcast, so one ``Normalization`` node serves them all.
 
 Its backward is the closed form. With g' = dy γ and means taken over the
@@ -88,11 +88,13 @@ def _split_affine(params, affine):
 
 def _update_running_stats(running_mean, running_var, momentum, mean, var, count):
     # NOTE: the running variance is the unbiased one, as PyTorch keeps it,
-    # while the batch is normalised with the biased one.
+    # while the batch is normalised with the biased one. Instance norm has
+    # statistics per example and channel; the running ones move towards
+    # their average over the batch, as in PyTorch.
     unbiased = var * (count / (count - 1))
     for buffer, batch_value in ((running_mean, mean), (running_var, unbiased)):
         buffer.data *= 1 - momentum
-        buffer.data += momentum * batch_value.reshape(buffer.shape)
+        buffer.data += momentum * batch_value.reshape((-1,) + buffer.shape).mean(axis=0)
         buffer._version[0] += 1
 
 
@@ -101,6 +103,17 @@ def _normalize(input, weight, bias, dims, eps, affine_shape, running=None):
     params = [p for p in (weight, bias) if p is not None]
     return Normalization.apply(input, *params, dims=dims, eps=eps, affine=affine,
                                affine_shape=affine_shape, running=running)
+
+
+def _with_running_stats(input, running_mean, running_var, weight, bias, eps, affine_shape):
+    """Normalisation with fixed statistics: an affine map per channel, y = x scale + shift."""
+    scale = (running_var + eps).rsqrt()
+    shift = -running_mean * scale
+    if weight is not None:
+        scale, shift = scale * weight, shift * weight
+    if bias is not None:
+        shift = shift + bias
+    return input * scale.reshape(affine_shape) + shift.reshape(affine_shape)
 
 
 def _check_shape(name, param, label, expected):
@@ -146,14 +159,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if not training:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: outside training, running_mean and running_var are needed")
-        # A fixed affine map per channel: y = x scale + shift.
-        scale = (running_var + eps).rsqrt()
-        shift = -running_mean * scale
-        if weight is not None:
-            scale, shift = scale * weight, shift * weight
-        if bias is not None:
-            shift = shift + bias
-        return input * scale.reshape(affine_shape) + shift.reshape(affine_shape)
+        return _with_running_stats(input, running_mean, running_var, weight, bias, eps, affine_shape)
     count = input.numel() // channels
     if count <= 1:
         raise ValueError(
@@ -164,6 +170,53 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     tracked = running_mean is not None and running_var is not None
     running = (running_mean, running_var, momentum) if tracked else None
     return _normalize(input, weight, bias, dims, eps, affine_shape, running)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Normalise each channel of each example over its spatial dims (Ulyanov et al., 2016).
+
+    With ``use_input_stats`` every (example, channel) pair is standardised
+    with its own mean and (biased) variance, and ``running_mean`` and
+    ``running_var``, when given, move towards the batch's average of those
+    statistics, in place: ``running = (1 - momentum) running + momentum
+    mean_over_batch(statistic)``, with each variance unbiased. Otherwise the
+    running statistics normalise, as in ``batch_norm`` outside training.
+
+    Parameters
+    ----------
+    input : (N, C, *), with more than one spatial element when ``use_input_stats``
+    running_mean, running_var : (C,) tensors, both or neither
+    weight, bias : (C,) tensors, or None
+    use_input_stats : normalise with the input's statistics (and update the running ones)
+    momentum : weight of the new batch in the running statistics
+    eps : added to the variance, for stability
+
+    Example
+    -------
+    >>> x = chainrule.randn(4, 3, 8, 8)
+    >>> y = instance_norm(x)                  # each y[n, c] has mean 0, variance 1
+    >>> y.shape
+    (4, 3, 8, 8)
+    """
+    if input.ndim < 2:
+        raise ValueError(f"instance_norm: expected input of shape (N, C, *), got {input.shape}")
+    channels = input.shape[1]
+    for label, tensor in (("running_mean", running_mean), ("running_var", running_var),
+                          ("weight", weight), ("bias", bias)):
+        _check_shape("instance_norm", tensor, label, (channels,))
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("instance_norm: give both running_mean and running_var, or neither")
+    affine_shape = (1, channels) + (1,) * (input.ndim - 2)
+    if not use_input_stats:
+        if running_mean is None:
+            raise ValueError("instance_norm: without use_input_stats, running_mean and running_var are needed")
+        return _with_running_stats(input, running_mean, running_var, weight, bias, eps, affine_shape)
+    if math.prod(input.shape[2:]) <= 1:
+        raise ValueError(f"instance_norm: expected more than 1 spatial element per channel when using the "
+                         f"input's statistics, got input of shape {input.shape}")
+    running = (running_mean, running_var, momentum) if running_mean is not None else None
+    return _normalize(input, weight, bias, tuple(range(2, input.ndim)), eps, affine_shape, running)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):

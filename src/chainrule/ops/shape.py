@@ -93,6 +93,49 @@ class Pad(Function):
         return g[self.region]
 
 
+class CopyPad(Function):
+    """Pad with copies of the input's own elements (reflect, replicate, circular).
+
+    ``sources`` holds one (axis, before, indices) per padded axis: output
+    position i along ``axis`` copies input position ``indices[i]``, and the
+    input itself sits at positions before, before + 1, ... unchanged.
+    """
+
+    saves_inputs = False
+
+    def forward(self, x, sources):
+        self.sources, self.in_shape = sources, x.shape
+        for axis, _, indices in sources:
+            x = x.take(indices, axis=axis)
+        return x
+
+    def backward(self, g):
+        return CopyPadAdjoint.apply(g, sources=self.sources, in_shape=self.in_shape)
+
+
+class CopyPadAdjoint(Function):
+    """The adjoint of ``CopyPad``: each padded element's gradient is added back
+    onto the element it copies. Linear, so its own backward is the pad again."""
+
+    saves_inputs = False
+
+    def forward(self, g, sources, in_shape):
+        self.sources = sources
+        for axis, before, indices in reversed(sources):
+            lead = (slice(None),) * axis
+            n = in_shape[axis]
+            folded = g[lead + (slice(before, before + n),)].copy()
+            # NOTE: one edge position at a time, not one fancy-indexed add:
+            # replicate padding copies one element many times, and those must all add up.
+            for position in (*range(before), *range(before + n, len(indices))):
+                folded[lead + (indices[position],)] += g[lead + (position,)]
+            g = folded
+        return g
+
+    def backward(self, g):
+        return CopyPad.apply(g, sources=self.sources)
+
+
 class Flip(Function):
     saves_inputs = False
 
@@ -313,19 +356,87 @@ def chunk(input, chunks, dim=0):
     return split(input, max(1, -(-n // chunks)), dim)
 
 
-def pad(input, pad, mode="constant", value=0.0):
-    """Pad with a constant; ``pad`` lists (before, after) pairs from the last dim backwards,
-    as in PyTorch: ``(left, right)`` pads the last dim, ``(left, right, top, bottom)`` the last two."""
-    if mode != "constant":
-        raise NotImplementedError(f"pad: only mode='constant' is implemented, got {mode!r}")
+def pad(input, pad, mode="constant", value=None):
+    """Pad the last dims, as PyTorch's ``F.pad``: ``pad`` lists (before, after)
+    widths from the last dim backwards, so ``(left, right)`` pads the last dim
+    and ``(left, right, top, bottom)`` the last two.
+
+    Modes
+    -----
+    'constant'  : ``value`` (default 0) around the input, on up to every dim
+    'reflect'   : the input mirrored at its edge, edge not repeated: [c b | a b c d | c b];
+                  widths smaller than the dim
+    'replicate' : the edge element repeated: [a a | a b c d | d d]
+    'circular'  : the input wrapped around: [c d | a b c d | a b]; widths at most the dim
+
+    The last three pad the last 1, 2 or 3 dims of a batched (N, C, *) or
+    unbatched (C, *) input. In their backward each padded element's gradient
+    is added onto the element it copies.
+
+    Example
+    -------
+    >>> pad(chainrule.tensor([[1.0, 2.0, 3.0]]), (2, 1), mode="reflect")
+    tensor([[3., 2., 1., 2., 3., 2.]])
+    """
+    return pad_for("pad", input, pad, mode, value)
+
+
+def _reflected(i, n):
+    return (n - 1) - abs((n - 1) - abs(i))
+
+
+def _replicated(i, n):
+    return min(max(i, 0), n - 1)
+
+
+def _wrapped(i, n):
+    return i % n
+
+
+# mode -> the input position that output position i copies, for i in -before .. n + after - 1
+_SOURCES = {"reflect": _reflected, "replicate": _replicated, "circular": _wrapped}
+
+
+def _check_copy_widths(name, mode, axis, before, after, n, shape):
+    widest = max(before, after)
+    if mode == "reflect" and widest >= n:
+        raise ValueError(f"{name}: reflect padding {(before, after)} must be smaller than the size {n} of dim "
+                         f"{axis}, got input of shape {shape}")
+    if mode == "circular" and widest > n:
+        raise ValueError(f"{name}: circular padding {(before, after)} must be at most the size {n} of dim {axis} "
+                         f"(it would wrap around more than once), got input of shape {shape}")
+    if mode == "replicate" and widest and not n:
+        raise ValueError(f"{name}: replicate padding has no edge to copy in the empty dim {axis} of shape {shape}")
+
+
+def pad_for(name, input, pad, mode="constant", value=None):
+    """``pad`` with errors that name ``name`` (the op or the layer calling it)."""
+    pad = tuple(pad)
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
-        raise ValueError(f"pad: expected an even number of at most {2 * input.ndim} widths, got {pad}")
+        raise ValueError(f"{name}: expected an even number of at most {2 * input.ndim} widths, got {pad}")
     if any(w < 0 for w in pad):
-        raise ValueError(f"pad: widths must be non-negative, got {pad}")
+        raise ValueError(f"{name}: widths must be non-negative, got {pad}")
     widths = [(0, 0)] * input.ndim
     for i in range(len(pad) // 2):
         widths[input.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-    return Pad.apply(input, widths=tuple(widths), value=value)
+    if mode == "constant":
+        return Pad.apply(input, widths=tuple(widths), value=0.0 if value is None else value)
+    if mode not in _SOURCES:
+        raise ValueError(f"{name}: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+    if value:
+        raise ValueError(f"{name}: mode={mode!r} pads with the input's own elements and takes no value, "
+                         f"got value={value}")
+    padded = len(pad) // 2
+    if not 1 <= padded <= 3 or input.ndim not in (padded + 1, padded + 2):
+        raise NotImplementedError(
+            f"{name}: mode={mode!r} pads the last 1, 2 or 3 dims of an (N, C, *) or (C, *) input; "
+            f"{len(pad)} widths need an input of {padded + 1} or {padded + 2} dims, got shape {input.shape}")
+    sources = []
+    for axis in range(input.ndim - padded, input.ndim):
+        (before, after), n = widths[axis], input.shape[axis]
+        _check_copy_widths(name, mode, axis, before, after, n, input.shape)
+        sources.append((axis, before, tuple(_SOURCES[mode](i, n) for i in range(-before, n + after))))
+    return CopyPad.apply(input, sources=tuple(sources))
 
 
 def flip(input, dims):
