@@ -14,13 +14,17 @@ from helpers import compare_with_torch, requires_torch, torch
 pytestmark = pytest.mark.filterwarnings("ignore:reduction. 'mean' divides:UserWarning")
 
 NAMES = ["MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
-         "NLLLoss", "KLDivLoss"]
+         "NLLLoss", "KLDivLoss", "PoissonNLLLoss", "GaussianNLLLoss", "MarginRankingLoss", "HingeEmbeddingLoss",
+         "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "MultiLabelMarginLoss",
+         "CosineEmbeddingLoss", "TripletMarginLoss"]
 RNG = numpy.random.default_rng(11)
 SCORES = RNG.uniform(-3, 3, (5, 4))
 LABELS = numpy.array([1, -100, 0, 3, 3])
 WEIGHT4 = RNG.uniform(0.2, 2.0, 4)
 PROBS = RNG.uniform(0.05, 0.95, (5, 4))
 DISTRIBUTION = PROBS / PROBS.sum(axis=1, keepdims=True)
+SIGNS = numpy.array([1, -1, -1, 1, 1])
+MULTI_LABELS = numpy.array([[0, 3, -1, 2], [1, -1, 0, 0], [-1, 0, 0, 0], [2, 1, 0, 3], [3, 3, -1, 1]])
 
 # (module name, constructor keywords, forward inputs); NumPy arrays among the
 # keywords become each framework's tensors.
@@ -40,6 +44,16 @@ CASES = [
     ("NLLLoss", {"ignore_index": 0, "reduction": "sum"}, [SCORES, numpy.array([1, 0, 0, 3, 2])]),
     ("KLDivLoss", {"reduction": "batchmean"}, [numpy.log(DISTRIBUTION), DISTRIBUTION[::-1].copy()]),
     ("KLDivLoss", {"log_target": True}, [numpy.log(DISTRIBUTION), numpy.log(DISTRIBUTION[::-1])]),
+    ("PoissonNLLLoss", {"log_input": False, "full": True, "eps": 1e-4}, [PROBS, SCORES ** 2 + 1.5]),
+    ("GaussianNLLLoss", {"full": True, "eps": 0.1, "reduction": "sum"}, [SCORES, DISTRIBUTION, PROBS[:, :1]]),
+    ("MarginRankingLoss", {"margin": 0.3, "reduction": "none"}, [SCORES, PROBS, SIGNS[:, None] * 1.0]),
+    ("HingeEmbeddingLoss", {"margin": 0.5}, [PROBS, numpy.tile(SIGNS[:, None], 4)]),
+    ("SoftMarginLoss", {"reduction": "sum"}, [SCORES, numpy.tile(SIGNS[:, None], 4)]),
+    ("MultiLabelSoftMarginLoss", {"weight": WEIGHT4}, [SCORES, DISTRIBUTION]),
+    ("MultiMarginLoss", {"p": 2, "margin": 2.0, "weight": WEIGHT4}, [SCORES, numpy.array([1, 2, 0, 3, 3])]),
+    ("MultiLabelMarginLoss", {"reduction": "none"}, [SCORES, MULTI_LABELS]),
+    ("CosineEmbeddingLoss", {"margin": 0.1}, [SCORES, PROBS, SIGNS]),
+    ("TripletMarginLoss", {"margin": 3.0, "p": 1.0, "swap": True}, [SCORES, PROBS, DISTRIBUTION]),
 ]
 
 
@@ -83,6 +97,8 @@ def test_is_a_module_with_default_mean_reduction(name):
     ("BCEWithLogitsLoss", {"weight": WEIGHT4, "pos_weight": WEIGHT4}),
     ("BCEWithLogitsLoss", {"pos_weight": WEIGHT4}),
     ("CrossEntropyLoss", {}),
+    ("MultiMarginLoss", {"weight": WEIGHT4}),
+    ("MultiLabelSoftMarginLoss", {"weight": WEIGHT4}),
 ])
 def test_weights_are_buffers_with_torchs_state_dict_keys(name, kwargs):
     ours, theirs = build(name, kwargs, "chainrule"), build(name, kwargs, "torch")
@@ -128,6 +144,18 @@ def test_repr():
     assert (repr(nn_loss.CrossEntropyLoss(ignore_index=0, label_smoothing=0.1))
             == "CrossEntropyLoss(reduction='mean', ignore_index=0, label_smoothing=0.1)")
     assert repr(nn_loss.NLLLoss(reduction="none")) == "NLLLoss(reduction='none', ignore_index=-100)"
+    assert (repr(nn_loss.PoissonNLLLoss(full=True))
+            == "PoissonNLLLoss(reduction='mean', log_input=True, full=True, eps=1e-08)")
+    assert repr(nn_loss.GaussianNLLLoss(eps=0.1)) == "GaussianNLLLoss(reduction='mean', full=False, eps=0.1)"
+    assert repr(nn_loss.MarginRankingLoss(0.5)) == "MarginRankingLoss(reduction='mean', margin=0.5)"
+    assert repr(nn_loss.HingeEmbeddingLoss()) == "HingeEmbeddingLoss(reduction='mean', margin=1.0)"
+    assert repr(nn_loss.SoftMarginLoss(reduction="sum")) == "SoftMarginLoss(reduction='sum')"
+    assert repr(nn_loss.MultiLabelSoftMarginLoss()) == "MultiLabelSoftMarginLoss(reduction='mean')"
+    assert repr(nn_loss.MultiMarginLoss(p=2)) == "MultiMarginLoss(reduction='mean', p=2, margin=1.0)"
+    assert repr(nn_loss.MultiLabelMarginLoss()) == "MultiLabelMarginLoss(reduction='mean')"
+    assert repr(nn_loss.CosineEmbeddingLoss()) == "CosineEmbeddingLoss(reduction='mean', margin=0.0)"
+    assert (repr(nn_loss.TripletMarginLoss(swap=True))
+            == "TripletMarginLoss(reduction='mean', margin=1.0, p=2.0, eps=1e-06, swap=True)")
 
 
 @requires_torch
@@ -153,6 +181,15 @@ def test_constructor_errors_name_the_module():
         nn_loss.SmoothL1Loss(beta=-0.5)
     with pytest.raises(ValueError, match="CrossEntropyLoss: label_smoothing must lie in .0, 1., got -0.1"):
         nn_loss.CrossEntropyLoss(label_smoothing=-0.1)
+    with pytest.raises(ValueError, match="MultiMarginLoss: p must be 1 or 2, got 3"):
+        nn_loss.MultiMarginLoss(p=3)
+    with pytest.raises(ValueError, match=r"MultiMarginLoss: weight must hold one value per class \(1-D\), got shape "
+                                         r"\(2, 2\)"):
+        nn_loss.MultiMarginLoss(weight=chainrule.tensor(numpy.ones((2, 2))))
+    with pytest.raises(ValueError, match="TripletMarginLoss: margin must be greater than 0, got -1"):
+        nn_loss.TripletMarginLoss(margin=-1)
+    with pytest.raises(TypeError):
+        nn_loss.GaussianNLLLoss(True)  # keyword-only, as in PyTorch
 
 
 def test_forward_errors_name_the_loss():
@@ -160,3 +197,7 @@ def test_forward_errors_name_the_loss():
         nn_loss.CrossEntropyLoss()(chainrule.tensor(SCORES), chainrule.tensor([1, 7, 0, 3, 3]))
     with pytest.raises(ValueError, match=r"nll_loss: class-index targets must be integers, got float64"):
         nn_loss.NLLLoss()(chainrule.tensor(SCORES), chainrule.tensor(LABELS.astype(float)))
+    with pytest.raises(ValueError, match=r"multilabel_margin_loss: target holds 4, but the input has 4 classes"):
+        nn_loss.MultiLabelMarginLoss()(chainrule.tensor(SCORES), chainrule.tensor(MULTI_LABELS + 1))
+    with pytest.raises(ValueError, match=r"gaussian_nll_loss: var has shape \(4,\)"):
+        nn_loss.GaussianNLLLoss()(chainrule.tensor(SCORES), chainrule.tensor(PROBS), chainrule.tensor(WEIGHT4))

@@ -117,6 +117,62 @@ for _reduction in ["mean", "batchmean", "sum", "none"]:
     case("kl_div", [LOG_Q, probabilities((3, 4), 1)], reduction=_reduction)
     case("kl_div", [LOG_Q, numpy.log(probabilities((3, 4), 1))], reduction=_reduction, log_target=True)
 
+# likelihoods. full=True adds Stirling's term for a target above 1 only, so the loss jumps
+# at 1; its targets stay off 1 here (and off 0, where PyTorch's target gradient is nan).
+COUNTS, RATES = RNG.integers(0, 6, (4, 3)).astype(float), uniform((4, 3), 0.5, 3.0)
+for _reduction in REDUCTIONS:
+    for _full in [False, True]:
+        _counts = COUNTS + 0.5 if _full else COUNTS
+        case("poisson_nll_loss", [PREDICTION, _counts], reduction=_reduction, full=_full)
+        case("poisson_nll_loss", [RATES, _counts], reduction=_reduction, full=_full, log_input=False)
+        case("gaussian_nll_loss", [PREDICTION, TARGET, RATES], reduction=_reduction, full=_full)
+    case("gaussian_nll_loss", [PREDICTION, TARGET, RATES[:, 0]], "var (N,),", reduction=_reduction)
+case("gaussian_nll_loss", [PREDICTION, TARGET, RATES[:, :1]], "var (N, 1),")
+case("gaussian_nll_loss", [PREDICTION, TARGET, RATES[:1]], "var (1, C),")
+case("gaussian_nll_loss", [PREDICTION, TARGET[:1], RATES], "target (1, C),")
+case("gaussian_nll_loss", [PREDICTION, TARGET], var=0.7)
+case("poisson_nll_loss", [RATES, COUNTS], log_input=False, eps=0.3)
+
+# margins and rankings: targets of -1 and 1, and 0 where PyTorch gives it a meaning
+SIGNS = numpy.where(uniform((4, 3)) > 0, 1, -1)
+SIGNS_AND_ZERO = SIGNS.copy()
+SIGNS_AND_ZERO[0, :2] = 0
+SCORES_43 = uniform((4, 3), -1.0, 1.0)  # within a margin of each other, so that the hinges are active
+MULTI_LABELS = numpy.array([[0, 2, -1], [1, -1, 0], [-1, 0, 1], [2, 2, 1]])  # -1 ends a row; 2 counts twice
+for _reduction in REDUCTIONS:
+    case("margin_ranking_loss", [PREDICTION, TARGET, SIGNS.astype(float)], reduction=_reduction, margin=0.5)
+    case("hinge_embedding_loss", [RATES, SIGNS_AND_ZERO], reduction=_reduction, margin=2.0)
+    case("soft_margin_loss", [LOGITS, SIGNS], reduction=_reduction)
+    case("multilabel_soft_margin_loss", [LOGITS, BINARY], reduction=_reduction)
+    case("multilabel_soft_margin_loss", [LOGITS, BINARY], reduction=_reduction, weight=CLASS_WEIGHT)
+    case("multi_margin_loss", [SCORES_43, numpy.array([0, 2, 1, 2])], reduction=_reduction)
+    case("multi_margin_loss", [SCORES_43, numpy.array([0, 2, 1, 2])], reduction=_reduction, p=2, margin=0.7,
+         weight=CLASS_WEIGHT)
+    case("multilabel_margin_loss", [SCORES_43, MULTI_LABELS], reduction=_reduction)
+case("margin_ranking_loss", [PREDICTION, TARGET[:1], SIGNS[:, :1].astype(float)], "broadcast,")
+case("multilabel_soft_margin_loss", [LOGITS, BINARY], weight=ELEMENT_WEIGHT)
+case("multilabel_soft_margin_loss", [uniform((3,)), uniform((3,), 0.0, 1.0)], "unbatched,", reduction="none")
+case("multi_margin_loss", [uniform((4,)), numpy.array(3)], "unbatched,", p=2)
+case("multilabel_margin_loss", [uniform((4,)), numpy.array([3, 0, -1, 2])], "unbatched,")
+
+# embeddings
+ANCHOR, POSITIVE, NEGATIVE = uniform((4, 3)), uniform((4, 3)), uniform((4, 3))
+for _reduction in REDUCTIONS:
+    case("cosine_embedding_loss", [PREDICTION, TARGET, SIGNS_AND_ZERO[:, 0]], reduction=_reduction, margin=0.2)
+    case("triplet_margin_loss", [ANCHOR, POSITIVE, NEGATIVE], reduction=_reduction, margin=2.0)
+    case("triplet_margin_loss", [ANCHOR, POSITIVE, NEGATIVE], reduction=_reduction, margin=2.0, swap=True)
+case("cosine_embedding_loss", [PREDICTION[0], TARGET[0], numpy.array(-1)], "unbatched,", margin=-0.5)
+for _p in [1, 3, 0.5, math.inf]:
+    case("triplet_margin_loss", [ANCHOR, POSITIVE, NEGATIVE], margin=1.5, p=_p, eps=0.01)
+case("triplet_margin_loss", [ANCHOR, POSITIVE[:1], NEGATIVE], "broadcast,", margin=2.0, swap=True)
+for _p in [2, 1, 3, 0.5, 0, math.inf, -math.inf]:
+    case("pairwise_distance", [ANCHOR, POSITIVE], p=_p)
+case("pairwise_distance", [ANCHOR, POSITIVE[0]], "broadcast,", keepdim=True, eps=0.0)
+case("pairwise_distance", [ANCHOR[0, 0], POSITIVE[0, 0]], "0-d,")
+case("cosine_similarity", [ANCHOR, POSITIVE])
+case("cosine_similarity", [ANCHOR[:1], POSITIVE], "broadcast,", dim=0)
+case("cosine_similarity", [uniform((2, 3, 4)), uniform((2, 3, 4))], dim=-1)
+
 
 @requires_torch
 @pytest.mark.parametrize("name, kwargs, arrays", CASES)
@@ -376,3 +432,186 @@ def test_nll_loss_after_log_softmax_equals_cross_entropy():
     (composed_grad,) = chainrule.grad(composed, logits)
     numpy.testing.assert_allclose(fused.data, composed.data, rtol=1e-13)
     numpy.testing.assert_allclose(fused_grad.data, composed_grad.data, rtol=1e-12, atol=1e-15)
+
+
+# ------------------------------------------------------------------ margins, floors and edges of the new losses
+
+def _column(*values):
+    return numpy.array(values, dtype=float)
+
+
+# At exactly the margin, a loss built on clamp_min passes the gradient and one built on a strict
+# z > 0 does not; each row here puts every hinge at its kink (plus an active one to be sure).
+KINKS = [
+    pytest.param("margin_ranking_loss", {"margin": 0.5, "reduction": "none"},
+                 [_column(1.0, 0.5, 1.0), _column(0.5, 1.0, 1.0), _column(1.0, -1.0, 0.5)], id="margin_ranking"),
+    pytest.param("hinge_embedding_loss", {"reduction": "none"},
+                 [_column(1.0, 0.5, 2.0, 0.3, 0.3), _column(-1, -1, -1, 1, 0.5)], id="hinge_embedding"),
+    pytest.param("cosine_embedding_loss", {"margin": 0.0, "reduction": "none"},
+                 [numpy.array([[1.0, 0.0], [1.0, 0.0], [0.0, 0.0]]), numpy.array([[0.0, 1.0], [0.0, -1.0], [1.0, 2.0]]),
+                  numpy.array([-1, -1, 1])], id="cosine_embedding"),
+    pytest.param("triplet_margin_loss", {"eps": 0.0, "reduction": "none"},
+                 [numpy.array([[0.0, 0.0]]), numpy.array([[1.0, 0.0]]), numpy.array([[2.0, 0.0]])], id="triplet"),
+    # d(anchor, negative) = d(positive, negative) = 1: the minimum splits the gradient between them.
+    pytest.param("triplet_margin_loss", {"eps": 0.0, "margin": 3.0, "swap": True, "reduction": "none"},
+                 [numpy.array([[0.0, 0.0]]), numpy.array([[1.0, 0.0]]), numpy.array([[0.5, 0.5 * 3 ** 0.5]])],
+                 id="triplet-swap-tie"),
+    pytest.param("multi_margin_loss", {"reduction": "none"}, [numpy.array([[1.0, 2.0, 0.5], [1.0, 2.0, 1.5]]),
+                                                               numpy.array([1, 1])], id="multi_margin"),
+    pytest.param("multi_margin_loss", {"p": 2, "reduction": "none"},
+                 [numpy.array([[1.0, 2.0, 0.5], [1.0, 2.0, 1.5]]), numpy.array([1, 1])], id="multi_margin-p2"),
+    pytest.param("multilabel_margin_loss", {"reduction": "none"},
+                 [numpy.array([[1.0, 2.0, 1.0], [1.0, 2.0, 1.5]]), numpy.array([[1, -1, 0], [1, 1, -1]])],
+                 id="multilabel_margin"),
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("name, kwargs, arrays", KINKS)
+def test_gradient_at_the_margin_matches_torch(name, kwargs, arrays):
+    ours, theirs = in_each_framework(name, kwargs)
+    compare_with_torch(ours, theirs, arrays)
+
+
+def test_which_hinges_pass_the_gradient_at_the_margin():
+    x = chainrule.tensor([1.0, 0.5], requires_grad=True)
+    L.margin_ranking_loss(x, chainrule.tensor([0.5, 1.0]), chainrule.tensor([1.0, -1.0]), margin=0.5,
+                          reduction="sum").backward()
+    numpy.testing.assert_array_equal(x.grad.data, [-1.0, 1.0])  # clamp_min: passes at the kink
+    x = chainrule.tensor([[1.0, 2.0, 0.5]], requires_grad=True)
+    L.multi_margin_loss(x, chainrule.tensor([1])).backward()
+    numpy.testing.assert_array_equal(x.grad.data, 0.0)  # a strict z > 0: does not
+
+
+@requires_torch
+def test_soft_margin_loss_is_finite_where_torchs_overflows():
+    x = numpy.array([1000.0, -1000.0, -800.0, 30.0, -2.0])
+    target = numpy.array([-1, 1, 1, -1, 1])
+    ours, theirs = in_each_framework("soft_margin_loss", {"reduction": "none"})
+    compare_with_torch(ours, theirs, [x[3:], target[3:]])
+    inputs = chainrule.tensor(x, requires_grad=True)
+    loss = L.soft_margin_loss(inputs, chainrule.tensor(target), reduction="none")
+    loss.sum().backward()
+    margins = -target * x
+    numpy.testing.assert_allclose(loss.data, numpy.logaddexp(0, margins), rtol=1e-15)
+    # d/dx log(1 + exp(-t x)) = -t sigmoid(-t x), with sigmoid(z) = (1 + tanh(z / 2)) / 2
+    numpy.testing.assert_allclose(inputs.grad.data, -target * (1 + numpy.tanh(margins / 2)) / 2, rtol=1e-15)
+
+
+def test_soft_margin_loss_target_is_differentiable():
+    # PyTorch refuses a target that requires grad; the composition here simply has its gradient.
+    check_gradients(lambda x, t: L.soft_margin_loss(x, t), [uniform((4, 3)), uniform((4, 3))])
+
+
+@requires_torch
+def test_multilabel_soft_margin_loss_is_stable_at_extreme_logits():
+    ours, theirs = in_each_framework("multilabel_soft_margin_loss", {"reduction": "none"})
+    compare_with_torch(ours, theirs, [EXTREME, numpy.array([[1.0, 0.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 0.5]])])
+
+
+@requires_torch
+def test_poisson_full_counts_stirlings_term_above_one_only():
+    targets = numpy.array([0.0, 1.0, 1.5, 2.0, 7.0])
+    ours, theirs = in_each_framework("poisson_nll_loss", {"full": True, "reduction": "none"})
+    compare_with_torch(ours, theirs, [uniform((4,)), targets[1:]])
+    # At a count of 0 PyTorch's target gradient is nan (0 log 0 inside a masked term); it is finite here.
+    x, t = chainrule.tensor(uniform((5,)), requires_grad=True), chainrule.tensor(targets, requires_grad=True)
+    expected = torch.nn.functional.poisson_nll_loss(torch.tensor(x.data), torch.tensor(targets), full=True,
+                                                     reduction="none")
+    loss = L.poisson_nll_loss(x, t, full=True, reduction="none")
+    loss.sum().backward()
+    numpy.testing.assert_allclose(loss.data, expected.numpy(), rtol=1e-12)
+    numpy.testing.assert_allclose(t.grad.data[0], -x.data[0], rtol=1e-15)
+
+
+@requires_torch
+@pytest.mark.parametrize("name, kwargs, arrays", [
+    ("gaussian_nll_loss", {"eps": 0.5, "reduction": "none"},
+     [uniform((4, 3)), uniform((4, 3)), uniform((4, 3), 0.0, 1.0)]),
+    ("gaussian_nll_loss", {"eps": 1e-3}, [uniform((3,)), uniform((3,)), numpy.array([1e-4, 0.0, 1e-3])]),
+    ("cosine_similarity", {"eps": 0.3, "dim": -1}, [uniform((2, 3, 4)), uniform((2, 3, 4)) * 0.1]),
+    ("cosine_similarity", {},
+     [numpy.array([[1e-9, 0.0, 0.0], [0.0, 0.0, 0.0]]), numpy.array([[1.0, 1.0, 0.0], [1.0, 2.0, 3.0]])]),
+], ids=["gaussian-var", "gaussian-var-at-the-floor", "cosine-norms", "cosine-tiny-and-zero"])
+def test_floors_guard_a_division_without_cutting_the_gradient_as_in_torch(name, kwargs, arrays):
+    ours, theirs = in_each_framework(name, kwargs)
+    compare_with_torch(ours, theirs, arrays)
+
+
+def test_gaussian_variance_gradient_is_taken_at_the_floor():
+    # d/dvar ½ (log var + d² / var) = ½ (1 / var - d² / var²), at var = eps though var is below it.
+    var = chainrule.tensor(numpy.array([1e-4, 0.0]), requires_grad=True)
+    loss = L.gaussian_nll_loss(chainrule.tensor(numpy.array([1.0, 2.0])), chainrule.tensor(numpy.array([0.5, 1.0])),
+                               var, eps=1e-3, reduction="sum")
+    loss.backward()
+    numpy.testing.assert_allclose(var.grad.data, 0.5 * (1e3 - numpy.array([0.25, 1.0]) * 1e6), rtol=1e-14)
+
+
+def test_legacy_arguments_of_the_new_losses_keep_their_places():
+    x, t = chainrule.tensor(PREDICTION), chainrule.tensor(COUNTS)
+    with pytest.warns(DeprecationWarning, match="reduction='none'"):
+        each = L.poisson_nll_loss(x, t, True, False, None, 1e-8, False)
+    assert each.shape == PREDICTION.shape
+    with pytest.warns(DeprecationWarning, match="reduction='sum'"):
+        summed = L.triplet_margin_loss(x, x + 1, x - 1, 1.0, 2, 1e-6, False, False)
+    numpy.testing.assert_allclose(summed.data, L.triplet_margin_loss(x, x + 1, x - 1, reduction="sum").data)
+
+
+def test_new_loss_errors():
+    x, labels = chainrule.tensor(PREDICTION), chainrule.tensor([0, 2, 1, 2])
+    for name in ["poisson_nll_loss", "gaussian_nll_loss", "hinge_embedding_loss", "soft_margin_loss",
+                 "multilabel_soft_margin_loss"]:
+        extra = [x] if name == "gaussian_nll_loss" else []
+        _raises(f"{name}: reduction must be one of .*; got 'avg'", getattr(L, name), x, x, *extra, reduction="avg")
+    for name in ["margin_ranking_loss", "cosine_embedding_loss", "triplet_margin_loss"]:
+        third = chainrule.tensor([1, -1, 1, 1]) if name == "cosine_embedding_loss" else x
+        _raises(f"{name}: reduction must be one of .*; got 'avg'", getattr(L, name), x, x, third, reduction="avg")
+    for name in ["poisson_nll_loss", "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss"]:
+        _raises(rf"{name}: target has shape \(4, 1\) but the input has shape \(4, 3\)", getattr(L, name),
+                x, chainrule.tensor(PREDICTION[:, :1]))
+    _raises("multilabel_soft_margin_loss: the input needs a class dimension", L.multilabel_soft_margin_loss,
+            chainrule.tensor(1.0), chainrule.tensor(1.0))
+    # gaussian_nll_loss: var's shape and sign
+    _raises(r"gaussian_nll_loss: var has shape \(3,\), but an input of shape \(4, 3\) needs", L.gaussian_nll_loss,
+            x, x, chainrule.tensor(RATES[0]))
+    _raises(r"gaussian_nll_loss: var has shape \(1, 1\)", L.gaussian_nll_loss, x, x, chainrule.tensor([[1.0]]))
+    _raises("gaussian_nll_loss: var has negative entries", L.gaussian_nll_loss, x, x, -chainrule.tensor(RATES))
+    _raises("gaussian_nll_loss: var must not be negative, got -1", L.gaussian_nll_loss, x, x, -1.0)
+    _raises(r"gaussian_nll_loss: target of shape \(4, 1, 3\) does not broadcast to the input's shape \(4, 3\)",
+            L.gaussian_nll_loss, x, chainrule.tensor(PREDICTION[:, None]), 1.0)
+    # the pairwise losses: one number of dims, shapes that broadcast
+    _raises(r"margin_ranking_loss: input1 \(4, 3\), input2 \(4, 3\), target \(4,\) must have the same number of dims",
+            L.margin_ranking_loss, x, x, chainrule.tensor(SIGNS[:, 0]))
+    _raises(r"margin_ranking_loss: .* do not broadcast to one shape", L.margin_ranking_loss, x, x,
+            chainrule.tensor(SIGNS[:2]))
+    _raises(r"triplet_margin_loss: anchor \(4, 3\), positive \(4, 3\), negative \(3,\) must have the same number",
+            L.triplet_margin_loss, x, x, x[0])
+    _raises("triplet_margin_loss: margin must be greater than 0, got 0", L.triplet_margin_loss, x, x, x, margin=0)
+    _raises(r"cosine_embedding_loss: target has shape \(3,\), but inputs of shape \(4, 3\) need one target per "
+            r"pair, shape \(4,\)", L.cosine_embedding_loss, x, x, chainrule.tensor([1, -1, 1]))
+    _raises(r"cosine_embedding_loss: the inputs must have shape \(D,\) or \(N, D\)", L.cosine_embedding_loss,
+            x[None], x[None], chainrule.tensor([[1]]))
+    _raises(r"pairwise_distance: x1 \(4, 3\), x2 \(2,\) do not broadcast", L.pairwise_distance, x, x[0, :2])
+    _raises("pairwise_distance: p must be 0, positive, inf or -inf, got -1", L.pairwise_distance, x, x, p=-1)
+    _raises("cosine_similarity: the x1 must be a floating-point tensor, got int64", L.cosine_similarity,
+            chainrule.tensor([[1, 2]]), x)
+    with pytest.raises(IndexError, match="cosine_similarity: dim 2 is out of range"):
+        L.cosine_similarity(x, x, dim=2)
+    # the multi-class margins: class-index targets
+    _raises("multi_margin_loss: p must be 1 or 2, got 3", L.multi_margin_loss, x, labels, p=3)
+    _raises(r"multi_margin_loss: the input must have shape \(C,\) or \(N, C\) with C > 0 classes, got shape "
+            r"\(4, 3, 1\)", L.multi_margin_loss, x[..., None], labels)
+    _raises(r"multi_margin_loss: target holds class index 3, but the input has 3 classes \(valid indices are 0 to "
+            r"2\)$", L.multi_margin_loss, x, chainrule.tensor([0, 3, 1, 2]))
+    _raises(r"multi_margin_loss: target has shape \(3,\), but an input of shape \(4, 3\) needs class indices of "
+            r"shape \(4,\)", L.multi_margin_loss, x, labels[:3])
+    _raises(r"multi_margin_loss: weight must hold one value per class, shape \(3,\), got shape \(4,\)",
+            L.multi_margin_loss, x, labels, weight=chainrule.tensor(WEIGHT4))
+    _raises("multi_margin_loss: the class weight is not differentiable", L.multi_margin_loss, x, labels,
+            weight=chainrule.tensor(CLASS_WEIGHT, requires_grad=True))
+    _raises("multilabel_margin_loss: target must hold integer class indices, got float64",
+            L.multilabel_margin_loss, x, x)
+    _raises(r"multilabel_margin_loss: target has shape \(4,\) but the input has shape \(4, 3\)",
+            L.multilabel_margin_loss, x, labels)
+    _raises(r"multilabel_margin_loss: target holds -2, but the input has 3 classes \(valid entries are 0 to 2, or "
+            r"-1 to end a row\)", L.multilabel_margin_loss, x, chainrule.tensor(MULTI_LABELS - 1))

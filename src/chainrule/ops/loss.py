@@ -13,10 +13,12 @@ import warnings
 
 from ..autograd import Function, is_grad_enabled
 from ..backend import array_module
-from ..tensor import constant
+from ..tensor import Tensor, constant
 from .activation import softplus
-from .elementwise import abs, exp, log, log1p, where
+from .elementwise import abs, exp, log, log1p, minimum, where
 from .index import gather, index_put
+from .reduce import norm, normalize_dims
+from .shape import broadcast_to
 from .softmax import log_softmax, softmax
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -117,7 +119,7 @@ def _class_weights(name, weight, input):
 
 def _class_indices(name, input, target, ignore_index):
     """Check class-index targets; return them with ignored entries set to class 0,
-    and the mask of the entries that count."""
+    and the mask of the entries that count (all of them when ``ignore_index`` is None)."""
     dim = _class_axis(input)
     classes = input.shape[dim]
     expected = input.shape[:dim] + input.shape[dim + 1:]
@@ -132,12 +134,12 @@ def _class_indices(name, input, target, ignore_index):
                          f"needs class indices of shape {expected}")
     indices = target.data
     xp = array_module(indices)
-    kept = indices != ignore_index
+    kept = xp.ones(indices.shape, dtype=bool) if ignore_index is None else indices != ignore_index
     invalid = kept & ((indices < 0) | (indices >= classes))
     if invalid.any():
+        ignoring = "" if ignore_index is None else f", or ignore_index={ignore_index}"
         raise ValueError(f"{name}: target holds class index {indices[invalid].flat[0]}, but the input has "
-                         f"{classes} classes (valid indices are 0 to {classes - 1}, or "
-                         f"ignore_index={ignore_index})")
+                         f"{classes} classes (valid indices are 0 to {classes - 1}{ignoring})")
     return xp.where(kept, indices, 0), kept
 
 
@@ -593,3 +595,387 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if reduction == "batchmean":
         return losses.sum() / input.shape[0] if input.ndim else losses.sum()
     return _reduce(losses, reduction)
+
+
+def _floored(x, floor):
+    """max(x, floor) in value, with the gradient of x itself. PyTorch floors a
+    variance or a norm in place under no_grad: the floor keeps a division
+    finite without cutting the gradient, which is that of the unfloored x."""
+    # x - x.detach() is exactly 0, so the floored value is exactly the floor.
+    return where(constant(x.data < floor), x - x.detach() + floor, x)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                     reduction="mean"):
+    """Negative log-likelihood of a count ``target`` under a Poisson
+    distribution of rate λ, dropping the constant log(target!):
+
+        exp(input) - target * input          (log_input=True: input is log λ)
+        input - target * log(input + eps)    (log_input=False: input is λ)
+
+    ``full`` adds Stirling's approximation of log(target!),
+    target log target - target + ½ log(2π target), where target > 1 (it is
+    0 for target 0 or 1). Predicting log λ is the stable choice: any input
+    gives a positive rate.
+
+    Example
+    -------
+    >>> poisson_nll_loss(chainrule.tensor([0.0, 1.0]), chainrule.tensor([1.0, 3.0]), reduction="none")
+    tensor([ 1.        , -0.28171802])
+    """
+    name = "poisson_nll_loss"
+    reduction = resolve_reduction(name, size_average, reduce, reduction)
+    _check_pair(name, input, target, float_target=False)
+    target = target.to(input.dtype)
+    losses = exp(input) - target * input if log_input else input - target * log(input + eps)
+    if full:
+        counted = constant(target.data > 1)
+        # Where the term is not counted, t = 1 keeps log(t) finite, so that a target
+        # of 0 gets the gradient 0 (PyTorch's is nan there: 0 times log 0).
+        t = where(counted, target, 1.0)
+        stirling = t * log(t) - t + 0.5 * log(2 * math.pi * t)
+        losses = losses + where(counted, stirling, 0.0)
+    return _reduce(losses, reduction)
+
+
+def _variance_like(name, var, input):
+    """``var`` shaped to broadcast against the input, by PyTorch's rules: the
+    input's shape; its shape without the last dim (homoscedastic over that
+    dim); the input's dims with one of them 1; or a number (one variance for all)."""
+    xp = array_module(input.data)
+    if not isinstance(var, Tensor):
+        if var < 0:
+            raise ValueError(f"{name}: var must not be negative, got {var}")
+        return constant(xp.full(input.shape, var, dtype=input.dtype))
+    _check_float(name, "var", var)
+    if (var.data < 0).any():
+        raise ValueError(f"{name}: var has negative entries (the smallest is {var.data.min()})")
+    if var.shape != input.shape:
+        if var.shape == input.shape[:-1]:
+            var = var.unsqueeze(-1)
+        elif var.ndim != input.ndim or [n for n, m in zip(var.shape, input.shape) if n != m] != [1]:
+            raise ValueError(f"{name}: var has shape {var.shape}, but an input of shape {input.shape} needs a "
+                             f"var of its shape, of its shape without the last dim {input.shape[:-1]}, or of "
+                             f"its shape with one dim 1")
+    return var.to(input.dtype)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """Negative log-likelihood of ``target`` under a Gaussian of mean ``input``
+    and variance ``var``:
+
+        ½ (log max(var, eps) + (input - target)² / max(var, eps))  (+ ½ log 2π with ``full``)
+
+    ``var`` has the input's shape (one variance per prediction), its shape
+    without the last dim or with one dim 1 (shared along that dim), or is a
+    number. It must not be negative; the floor ``eps`` keeps the division
+    finite, yet the gradient is the one at the floored value with respect to
+    var itself, as in PyTorch (the floor does not cut it to zero). ``target``
+    has the input's shape, or broadcasts to it.
+
+    Example
+    -------
+    >>> gaussian_nll_loss(chainrule.tensor([1.0, 2.0]), chainrule.tensor([0.0, 2.0]), chainrule.tensor([1.0, 4.0]))
+    tensor(0.5965736)
+    """
+    name = "gaussian_nll_loss"
+    reduction = resolve_reduction(name, None, None, reduction)
+    _check_float(name, "input", input)
+    target = _broadcast_weight(name, "target", target, input)
+    var = _floored(_variance_like(name, var, input), eps)
+    losses = 0.5 * (log(var) + (input - target) ** 2 / var)
+    if full:
+        losses = losses + 0.5 * math.log(2 * math.pi)
+    return _reduce(losses, reduction)
+
+
+# ------------------------------------------------------------------ margins and rankings
+#
+# NOTE: PyTorch builds margin_ranking, hinge_embedding, cosine_embedding and triplet_margin
+# from clamp_min, whose gradient passes at exactly the margin, and multi_margin and
+# multilabel_margin from a strict z > 0, whose gradient does not. clamp(min=0) and relu give
+# the two, so the derivative at the kink matches PyTorch's in each loss.
+
+def _broadcast_shape(name, tensors, roles, same_ndim=True):
+    """The shape the tensors broadcast to. Where PyTorch requires it (``same_ndim``), they
+    must have one number of dims, so an (N, 1) column never meets an (N,) row."""
+    shapes = [t.shape for t in tensors]
+    described = ", ".join(f"{role} {shape}" for role, shape in zip(roles, shapes))
+    if same_ndim and len({len(shape) for shape in shapes}) > 1:
+        raise ValueError(f"{name}: {described} must have the same number of dims")
+    try:
+        return array_module(tensors[0].data).broadcast_shapes(*shapes)
+    except ValueError:
+        raise ValueError(f"{name}: {described} do not broadcast to one shape") from None
+
+
+def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"):
+    """Ranking hinge: max(0, -target (input1 - input2) + margin), with target 1
+    where input1 should rank higher by at least ``margin`` and -1 where input2
+    should. The three tensors have the same number of dims and broadcast.
+
+    Example
+    -------
+    >>> margin_ranking_loss(chainrule.tensor([2.0, 0.5]), chainrule.tensor([1.0, 1.0]),
+    ...                     chainrule.tensor([1.0, 1.0]), margin=0.5, reduction="none")
+    tensor([0., 1.])
+    """
+    name = "margin_ranking_loss"
+    reduction = resolve_reduction(name, size_average, reduce, reduction)
+    _check_float(name, "input1", input1)
+    _check_float(name, "input2", input2)
+    _broadcast_shape(name, (input1, input2, target), ("input1", "input2", "target"))
+    target = target.to(input1.dtype)
+    return _reduce((-target * (input1 - input2) + margin).clamp(min=0), reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+    """For a distance ``input`` and a target of 1 (similar) or -1 (dissimilar):
+    input where target is 1, max(0, margin - input) where it is -1. (A target
+    that is neither counts both terms, as in PyTorch.)
+
+    Example
+    -------
+    >>> hinge_embedding_loss(chainrule.tensor([0.3, 0.3, 1.5]), chainrule.tensor([1.0, -1.0, -1.0]),
+    ...                      reduction="none")
+    tensor([0.3, 0.7, 0. ])
+    """
+    name = "hinge_embedding_loss"
+    reduction = resolve_reduction(name, size_average, reduce, reduction)
+    _check_pair(name, input, target, float_target=False)
+    labels = target.data
+    losses = where(labels != 1, (margin - input).clamp(min=0), 0.0) + where(labels != -1, input, 0.0)
+    return _reduce(losses, reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Logistic loss for targets of 1 or -1: log(1 + exp(-target input)).
+
+    Computed as softplus(-target input), so it stays finite for any input
+    (PyTorch's overflows to inf, with a nan gradient, once -target input
+    passes about 88 in float32 or 709 in float64), and its gradient is
+    -target sigmoid(-target input).
+
+    Example
+    -------
+    >>> soft_margin_loss(chainrule.tensor([2.0, -1000.0]), chainrule.tensor([1.0, 1.0]), reduction="none")
+    tensor([1.26928e-01, 1.00000e+03])
+    """
+    name = "soft_margin_loss"
+    reduction = resolve_reduction(name, size_average, reduce, reduction)
+    _check_pair(name, input, target, float_target=False)
+    return _reduce(softplus(-target.to(input.dtype) * input, threshold=math.inf), reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """Multi-label logistic loss: binary cross-entropy of every class's logit
+    against its 0/1 target, weighted by ``weight`` (which broadcasts to the
+    input), averaged over the classes (the last dim); one loss per sample.
+
+    Example
+    -------
+    >>> multilabel_soft_margin_loss(chainrule.tensor([[2.0, -1.0, 0.0]]), chainrule.tensor([[1.0, 0.0, 1.0]]))
+    tensor(0.37777892)
+    """
+    name = "multilabel_soft_margin_loss"
+    reduction = resolve_reduction(name, size_average, reduce, reduction)
+    _check_pair(name, input, target, float_target=False)
+    if input.ndim == 0:
+        raise ValueError(f"{name}: the input needs a class dimension (its last), got a 0-d tensor")
+    target = target.to(input.dtype)
+    # -log sigmoid(x) = softplus(-x) and -log sigmoid(-x) = softplus(x), exact for any logit.
+    losses = target * softplus(-input, threshold=math.inf) + (1 - target) * softplus(input, threshold=math.inf)
+    if weight is not None:
+        losses = losses * _broadcast_weight(name, "weight", weight, input)
+    return _reduce(losses.sum(dim=-1) / input.shape[-1], reduction)
+
+
+def _check_scores(name, input):
+    """Multi-class margin losses: a floating input of shape (C,) or (N, C), C > 0."""
+    _check_float(name, "input", input)
+    if input.ndim not in (1, 2) or input.shape[-1] == 0:
+        raise ValueError(f"{name}: the input must have shape (C,) or (N, C) with C > 0 classes, "
+                         f"got shape {input.shape}")
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                      reduction="mean"):
+    """Multi-class hinge loss (a multi-class SVM): for each sample with class
+    y and scores x over C classes,
+
+        weight[y] / C * sum over i != y of max(0, margin - x[y] + x[i])^p
+
+    so the loss is 0 once the true class beats every other by ``margin``.
+    ``p`` is 1 or 2; ``weight`` (C,) is not differentiable, as in PyTorch.
+
+    Example
+    -------
+    >>> multi_margin_loss(chainrule.tensor([[0.0, 1.5, 1.0]]), chainrule.tensor([1]))   # (1 - 1.5 + 1) / 3
+    tensor(0.16666667)
+    """
+    name = "multi_margin_loss"
+    reduction = resolve_reduction(name, size_average, reduce, reduction)
+    if p not in (1, 2):
+        raise ValueError(f"{name}: p must be 1 or 2, got {p}")
+    _check_scores(name, input)
+    classes, _ = _class_indices(name, input, target, ignore_index=None)
+    xp = array_module(input.data)
+    hinges = (margin - gather(input, -1, classes[..., None]) + input).relu()
+    if p == 2:
+        hinges = hinges * hinges
+    if weight is not None:
+        hinges = hinges * constant(_class_weights(name, weight, input)[classes][..., None])
+    hinges = where(classes[..., None] == xp.arange(input.shape[-1]), 0.0, hinges)  # the true class is no rival
+    return _reduce(hinges.sum(dim=-1) / input.shape[-1], reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Multi-label hinge loss. Each row of ``target`` lists a sample's classes
+    by index, ended by -1 if it has fewer than C (what follows the -1 does not
+    count, but must still be valid); with those classes Y and scores x over C classes,
+
+        1/C * sum over j in Y, i not in Y of max(0, 1 - (x[j] - x[i]))
+
+    so every listed class must beat every unlisted one by 1. A class listed
+    twice counts twice, as in PyTorch.
+
+    Example
+    -------
+    >>> multilabel_margin_loss(chainrule.tensor([[0.1, 0.2, 0.4, 0.8]]), chainrule.tensor([[3, 0, -1, 1]]))
+    tensor(0.85)
+    """
+    name = "multilabel_margin_loss"
+    reduction = resolve_reduction(name, size_average, reduce, reduction)
+    _check_scores(name, input)
+    if target.dtype.kind not in "iu":
+        raise ValueError(f"{name}: target must hold integer class indices, got {target.dtype} "
+                         f"of shape {target.shape}")
+    if target.shape != input.shape:
+        raise ValueError(f"{name}: target has shape {target.shape} but the input has shape {input.shape}; "
+                         f"they must match (class indices, each row ended by -1)")
+    labels, count = target.data, input.shape[-1]
+    if ((labels < -1) | (labels >= count)).any():
+        raise ValueError(f"{name}: target holds {labels[(labels < -1) | (labels >= count)].flat[0]}, but the "
+                         f"input has {count} classes (valid entries are 0 to {count - 1}, or -1 to end a row)")
+    xp = array_module(labels)
+    listed = xp.logical_and.accumulate(labels != -1, axis=-1)  # the entries before a row's first -1
+    width = int(listed.sum(axis=-1).max(initial=0))  # the longest list: no need to compare beyond it
+    listed = listed[..., :width]
+    labels = xp.where(listed, labels[..., :width], 0)
+    is_label = ((labels[..., None] == xp.arange(count)) & listed[..., None]).any(axis=-2)
+    # margins[..., j, i] = 1 - (x[label j] - x[i]), counted for listed j and unlisted i.
+    margins = 1 - gather(input, -1, labels).unsqueeze(-1) + input.unsqueeze(-2)
+    counted = listed[..., :, None] & ~is_label[..., None, :]
+    return _reduce(where(counted, margins.relu(), 0.0).sum(dim=(-2, -1)) / count, reduction)
+
+
+# ------------------------------------------------------------------ embeddings
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """The p-norm distance ||x1 - x2 + eps||_p along the last dim, for rows
+    that broadcast against each other. ``eps`` (added, as in PyTorch) keeps
+    the gradient defined where x1 equals x2. ``p`` is 0 (the number of
+    differing elements, which has no gradient), a positive number or ±inf.
+
+    Example
+    -------
+    >>> pairwise_distance(chainrule.tensor([[0.0, 0.0]]), chainrule.tensor([[3.0, 4.0]]), eps=0.0)
+    tensor([5.])
+    """
+    name = "pairwise_distance"
+    _check_float(name, "x1", x1)
+    _check_float(name, "x2", x2)
+    _broadcast_shape(name, (x1, x2), ("x1", "x2"), same_ndim=False)
+    if not (p >= 0 or p == -math.inf):
+        raise ValueError(f"{name}: p must be 0, positive, inf or -inf, got {p}")
+    difference = x1 - x2 + eps
+    if p == 0:
+        return difference.sign().abs().sum(dim=-1, keepdim=keepdim)  # a count: its gradient is 0
+    return norm(difference, p, dim=-1, keepdim=keepdim)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """x1 · x2 / (max(||x1||, eps) max(||x2||, eps)) along ``dim``, for tensors
+    that broadcast. Each input is divided by its norm before the product, so
+    the result stays within [-1, 1]. As in PyTorch, the floor ``eps`` guards
+    the division without cutting the gradient through the norm.
+
+    Example
+    -------
+    >>> cosine_similarity(chainrule.tensor([[1.0, 0.0]]), chainrule.tensor([[1.0, 1.0]]))
+    tensor([0.70710677])
+    """
+    name = "cosine_similarity"
+    _check_float(name, "x1", x1)
+    _check_float(name, "x2", x2)
+    shape = _broadcast_shape(name, (x1, x2), ("x1", "x2"), same_ndim=False)
+    normalize_dims(dim, len(shape), name)
+    # Broadcast first: along a broadcast dim, the norm is that of the repeated vector.
+    x1, x2 = broadcast_to(x1, shape), broadcast_to(x2, shape)
+    unit1 = x1 / _floored(norm(x1, 2, dim=dim, keepdim=True), eps)
+    unit2 = x2 / _floored(norm(x2, 2, dim=dim, keepdim=True), eps)
+    return (unit1 * unit2).sum(dim=dim)
+
+
+# PyTorch's floor under the squared norms in cosine_embedding_loss: 1e-12 rounded to
+# float32, as for binary cross-entropy, which matters where a vector is 0.
+_COSINE_EMBEDDING_EPSILON = 9.999999960041972e-13
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"):
+    """For pairs of embeddings (rows of ``input1`` and ``input2``) and a target
+    of 1 (similar) or -1 (dissimilar): 1 - cos where target is 1,
+    max(0, cos - margin) where it is -1, and 0 for any other target. The
+    cosine is x1 · x2 / sqrt((||x1||² + ε) (||x2||² + ε)), ε = 1e-12, as in PyTorch.
+
+    Example
+    -------
+    >>> cosine_embedding_loss(chainrule.tensor([[1.0, 0.0], [1.0, 0.0]]), chainrule.tensor([[1.0, 1.0], [1.0, 1.0]]),
+    ...                       chainrule.tensor([1, -1]), reduction="none")
+    tensor([0.29289323, 0.70710677])
+    """
+    name = "cosine_embedding_loss"
+    reduction = resolve_reduction(name, size_average, reduce, reduction)
+    _check_float(name, "input1", input1)
+    _check_float(name, "input2", input2)
+    shape = _broadcast_shape(name, (input1, input2), ("input1", "input2"))
+    if len(shape) not in (1, 2):
+        raise ValueError(f"{name}: the inputs must have shape (D,) or (N, D), got {input1.shape} and {input2.shape}")
+    if target.shape != shape[:-1]:
+        raise ValueError(f"{name}: target has shape {target.shape}, but inputs of shape {shape} need one "
+                         f"target per pair, shape {shape[:-1]}")
+    product = (input1 * input2).sum(dim=-1)
+    squares1 = (input1 * input1).sum(dim=-1) + _COSINE_EMBEDDING_EPSILON
+    squares2 = (input2 * input2).sum(dim=-1) + _COSINE_EMBEDDING_EPSILON
+    cos = product / (squares1 * squares2).sqrt()
+    labels = target.data
+    losses = where(labels == 1, 1 - cos, 0.0) + where(labels == -1, (cos - margin).clamp(min=0), 0.0)
+    return _reduce(losses, reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
+                        reduce=None, reduction="mean"):
+    """Triplet loss: max(0, margin + d(anchor, positive) - d(anchor, negative)),
+    with d the ``pairwise_distance`` (p-norm, ``eps`` added) along the last
+    dim: each anchor must be nearer its positive than its negative by
+    ``margin``. With ``swap``, d(anchor, negative) becomes the smaller of it
+    and d(positive, negative) (Balntas et al. 2016).
+
+    Example
+    -------
+    >>> anchor = chainrule.tensor([[0.0, 0.0]])
+    >>> triplet_margin_loss(anchor, chainrule.tensor([[1.0, 0.0]]), chainrule.tensor([[0.0, 1.5]]), eps=0.0)
+    tensor(0.5)
+    """
+    name = "triplet_margin_loss"
+    reduction = resolve_reduction(name, size_average, reduce, reduction)
+    if not margin > 0:
+        raise ValueError(f"{name}: margin must be greater than 0, got {margin}")
+    for role, tensor in [("anchor", anchor), ("positive", positive), ("negative", negative)]:
+        _check_float(name, role, tensor)
+    _broadcast_shape(name, (anchor, positive, negative), ("anchor", "positive", "negative"))
+    to_positive = pairwise_distance(anchor, positive, p, eps)
+    to_negative = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        to_negative = minimum(to_negative, pairwise_distance(positive, negative, p, eps))
+    return _reduce((margin + to_positive - to_negative).clamp(min=0), reduction)
