@@ -14,9 +14,10 @@ import sys
 
 import numpy
 import pytest
+from helpers import requires_torch, torch
 
 import chainrule
-from chainrule.cli import main, make_optimizer, make_scheduler
+from chainrule.cli import CommandError, main, make_optimizer, make_scheduler
 from chainrule.data.datasets import mnist1d
 from chainrule.models import build_model
 from chainrule.train import load_checkpoint
@@ -216,7 +217,7 @@ def test_resuming_a_finished_run_changes_nothing(finished, tmp_path):
 KILL_AT_SECOND_EPOCH_END = """
 import os, signal, sys
 from chainrule.train import Trainer
-from chainrule.cli import main, make_optimizer, make_scheduler
+from chainrule.cli import CommandError, main, make_optimizer, make_scheduler
 
 save = Trainer.save_checkpoint
 
@@ -316,6 +317,13 @@ def test_a_cosine_run_cannot_be_stretched(finished):
     assert status == 1 and "the cosine schedule of" in err and "was built for 3 epochs" in err
 
 
+def test_a_polynomial_run_cannot_be_stretched(tmp_path):
+    # refused while reading the run's config, before the data or a checkpoint is needed
+    (tmp_path / "config.toml").write_text(TINY.replace('"cosine"', '"polynomial"'))
+    status, _, err = run_main("train", "--resume", tmp_path, "--epochs", 5)
+    assert status == 1 and "the polynomial schedule of" in err and "was built for 3 epochs" in err
+
+
 def test_lr_find_writes_its_plot_and_prints_a_suggestion(data, config_path, tmp_path):
     status, out, err = run_main("lr-find", config_path, "--out", tmp_path / "lr", "--steps", 40)
     assert status == 0, err
@@ -346,6 +354,22 @@ MINIMAL = '[data]\nname = "mnist1d"\n[model]\nname = "logistic"\n[optimizer]\nna
     ('name = "cosine"', 2, 0.05),  # half-way through 4 epochs
     ('name = "cosine"\ninterval = "batch"\neta_min = 0.01', 20, 0.01),  # 4 epochs of 5 batches
     ('name = "onecycle"', 6, 0.1),  # the peak, 30 % into 20 batches
+    ('name = "constant"\nfactor = 0.5\ntotal_iters = 2', 1, 0.05),
+    ('name = "constant"\nfactor = 0.5\ntotal_iters = 2', 2, 0.1),
+    ('name = "linear"\nstart_factor = 0.5\ntotal_iters = 4', 2, 0.075),
+    ('name = "polynomial"\npower = 2.0', 2, 0.1 * 0.5 ** 2),  # half-way through 4 epochs
+    ('name = "polynomial"\ninterval = "batch"', 15, 0.1 * 0.25),  # 15 of 20 batches
+    ('name = "polynomial"\ninterval = "batch"', 20, 0.0),
+    ('name = "cosine_restarts"\nT_0 = 3', 3, 0.1),  # the first restart
+    ('name = "cosine_restarts"\nT_0 = 2\nT_mult = 2\ninterval = "batch"', 4, 0.05),  # half-way through 2..6
+    ('name = "cyclic"\nmax_lr = 0.5\nstep_size_up = 4', 4, 0.5),  # up from the optimiser's lr in 4 batches
+    ('name = "cyclic"\nmax_lr = 0.5\nstep_size_up = 4\nstep_size_down = 2', 6, 0.1),
+    ('name = "step"\nstep_size = 2\ngamma = 0.5\nwarmup = 1', 0, 0.05),  # 1/2, then the schedule
+    ('name = "step"\nstep_size = 2\ngamma = 0.5\nwarmup = 1', 3, 0.05),
+    ('name = "cosine"\nwarmup = 2', 1, 0.1 * 2 / 3),  # 1/3, 2/3, then 2 epochs of cosine
+    ('name = "cosine"\nwarmup = 2', 3, 0.05),
+    ('name = "cosine"\nwarmup = 2', 4, 0.0),
+    ('name = "polynomial"\ninterval = "batch"\nwarmup = 4', 12, 0.05),  # half-way through the last 16
 ])
 def test_every_schedule_follows_the_length_of_the_run(schedule, steps, expected_lr):
     config = loads_config(MINIMAL + "[schedule]\n" + schedule + "\n[train]\nepochs = 4\n")
@@ -355,6 +379,68 @@ def test_every_schedule_follows_the_length_of_the_run(schedule, steps, expected_
         if scheduler is not None:
             scheduler.step()
     assert optimizer.param_groups[0]["lr"] == pytest.approx(expected_lr, abs=1e-12)
+
+
+def _their_optimizer(optimizer, options):
+    """PyTorch's optimiser of the same class with the config's options, on a parameter of its own."""
+    options = {key: tuple(value) if isinstance(value, list) else value for key, value in options.items()}
+    return getattr(torch.optim, type(optimizer).__name__)([torch.zeros(2, requires_grad=True)], **options)
+
+
+def _momentum(optimizer):
+    group = optimizer.param_groups[0]
+    return group["betas"][0] if "betas" in group else group.get("momentum")
+
+
+@requires_torch
+@pytest.mark.parametrize("optimizer, schedule, theirs", [
+    ('name = "sgd"\nlr = 0.1', 'name = "constant"\nfactor = 0.25\ntotal_iters = 3',
+     lambda S, opt: S.ConstantLR(opt, factor=0.25, total_iters=3)),
+    ('name = "sgd"\nlr = 0.1', 'name = "linear"', lambda S, opt: S.LinearLR(opt)),  # PyTorch's defaults
+    ('name = "adam"', 'name = "polynomial"\npower = 1.5\ninterval = "batch"',
+     lambda S, opt: S.PolynomialLR(opt, total_iters=20, power=1.5)),
+    ('name = "sgd"\nlr = 0.1', 'name = "cosine_restarts"\nT_0 = 3\nT_mult = 2\neta_min = 0.01\ninterval = "batch"',
+     lambda S, opt: S.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2, eta_min=0.01)),
+    # momentum cycles where the optimiser has it (SGD with momentum, Adam's beta1), and not otherwise
+    ('name = "sgd"\nlr = 0.1\nmomentum = 0.9', 'name = "cyclic"\nmax_lr = 0.4\nstep_size_up = 3\n'
+     'step_size_down = 5\nmode = "triangular2"',
+     lambda S, opt: S.CyclicLR(opt, 0.1, 0.4, step_size_up=3, step_size_down=5, mode="triangular2")),
+    ('name = "adam"', 'name = "cyclic"\nbase_lr = 0.01\nmax_lr = 0.04\nstep_size_up = 2\nmode = "exp_range"\n'
+     'gamma = 0.9\nbase_momentum = 0.7', lambda S, opt: S.CyclicLR(opt, 0.01, 0.04, step_size_up=2, mode="exp_range",
+                                                                   gamma=0.9, base_momentum=0.7)),
+    ('name = "sgd"\nlr = 0.1', 'name = "cyclic"\nmax_lr = 0.4\nstep_size_up = 3',
+     lambda S, opt: S.CyclicLR(opt, 0.1, 0.4, step_size_up=3, cycle_momentum=False)),
+    ('name = "adagrad"', 'name = "cyclic"\nmax_lr = 0.4\nstep_size_up = 3',
+     lambda S, opt: S.CyclicLR(opt, 0.01, 0.4, step_size_up=3, cycle_momentum=False)),
+    ('name = "sgd"\nlr = 0.1', 'name = "cosine"\nwarmup = 3\ninterval = "batch"',
+     lambda S, opt: S.SequentialLR(opt, [S.LinearLR(opt, start_factor=0.25, total_iters=3),
+                                         S.CosineAnnealingLR(opt, T_max=17)], milestones=[3])),
+])
+def test_the_new_schedules_match_pytorch_over_the_run(optimizer, schedule, theirs):
+    config = loads_config(MINIMAL.split("[optimizer]")[0] + f"[optimizer]\n{optimizer}\n[schedule]\n{schedule}\n"
+                          "[train]\nepochs = 4\n")
+    ours = make_optimizer(config, chainrule.nn.Linear(2, 3))
+    our_scheduler = make_scheduler(config, ours, steps_per_epoch=5)
+    their_optimizer = _their_optimizer(ours, config.optimizer.options)
+    their_scheduler = theirs(torch.optim.lr_scheduler, their_optimizer)
+    for step in range(20 if config.schedule.interval == "batch" else 4):
+        assert ours.param_groups[0]["lr"] == pytest.approx(their_optimizer.param_groups[0]["lr"], rel=1e-12), step
+        assert _momentum(ours) == pytest.approx(_momentum(their_optimizer), rel=1e-12), step
+        their_optimizer.step()
+        our_scheduler.step()
+        their_scheduler.step()
+
+
+def test_schedules_that_do_not_fit_the_run_or_the_optimizer_are_refused():
+    config = loads_config(MINIMAL + '[schedule]\nname = "cosine"\nwarmup = 4\n[train]\nepochs = 4\n')
+    with pytest.raises(CommandError, match=r"\[schedule\] warmup of 4 epochs leaves nothing of the run's 4 epochs "
+                                           r"to the cosine schedule"):
+        make_scheduler(config, make_optimizer(config, chainrule.nn.Linear(2, 3)), steps_per_epoch=5)
+    config = loads_config(MINIMAL.replace('"sgd"\nlr = 0.1', '"adagrad"') +
+                          '[schedule]\nname = "cyclic"\nmax_lr = 0.1\ncycle_momentum = true\n')
+    with pytest.raises(CommandError, match=r"\[schedule\] CyclicLR: cycle_momentum=True needs an optimiser with "
+                                           r"momentum or betas, Adagrad has neither"):
+        make_scheduler(config, make_optimizer(config, chainrule.nn.Linear(2, 3)), steps_per_epoch=5)
 
 
 def test_plateau_steps_on_the_metric():

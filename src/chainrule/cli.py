@@ -126,30 +126,65 @@ def make_optimizer(config, model):
 
 
 def make_scheduler(config, optimizer, steps_per_epoch):
-    """The lr schedule of ``[schedule]``, or None; its length follows ``[train] epochs``."""
+    """The lr schedule of ``[schedule]``, or None; its length follows ``[train] epochs``.
+
+    A ``warmup`` of N steps (epochs, or batches with ``interval = "batch"``)
+    ramps the lr linearly up to the optimiser's lr in N equal rises before the
+    schedule starts; a schedule whose length follows the run fills the rest.
+    """
     name, options, epochs = config.schedule.name, dict(config.schedule.options), config.train.epochs
     per_batch = config.schedule.interval == "batch"
     options.pop("interval", None)
+    warmup = options.pop("warmup", 0)
     steps = epochs * steps_per_epoch if per_batch else epochs
+    if warmup >= steps:
+        unit = "batches" if per_batch else "epochs"
+        raise CommandError(f"{config.source}: [schedule] warmup of {warmup} {unit} leaves nothing of the run's "
+                           f"{steps} {unit} to the {name} schedule; shorten the warmup")
     try:
-        if name == "none":
-            return None
-        if name == "step":
-            return lr_scheduler.StepLR(optimizer, **options)
-        if name == "multistep":
-            return lr_scheduler.MultiStepLR(optimizer, **options)
-        if name == "exponential":
-            return lr_scheduler.ExponentialLR(optimizer, **options)
-        if name == "cosine":
-            return lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps, **options)
-        if name == "onecycle":
-            max_lr = options.pop("max_lr", None) or optimizer.param_groups[0]["lr"]
-            return lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=steps, **options)
-        if name == "plateau":
-            return lr_scheduler.ReduceLROnPlateau(optimizer, **options)
+        scheduler = _schedule(name, options, optimizer, steps - warmup)
+        if warmup:
+            ramp = lr_scheduler.LinearLR(optimizer, start_factor=1 / (warmup + 1), total_iters=warmup)
+            scheduler = lr_scheduler.SequentialLR(optimizer, [ramp, scheduler], milestones=[warmup])
+        return scheduler
     except (ValueError, TypeError, KeyError) as error:
         raise CommandError(f"{config.source}: [schedule] {error}") from None
-    raise CommandError(f"{config.source}: [schedule] no schedule named {name!r}")
+
+
+def _schedule(name, options, optimizer, steps):
+    """The schedule ``name`` built from its config ``options``; ``steps`` long where its length follows the run."""
+    if name == "none":
+        return None
+    if name == "step":
+        return lr_scheduler.StepLR(optimizer, **options)
+    if name == "multistep":
+        return lr_scheduler.MultiStepLR(optimizer, **options)
+    if name == "exponential":
+        return lr_scheduler.ExponentialLR(optimizer, **options)
+    if name == "constant":
+        return lr_scheduler.ConstantLR(optimizer, **options)
+    if name == "linear":
+        return lr_scheduler.LinearLR(optimizer, **options)
+    if name == "cosine":
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps, **options)
+    if name == "polynomial":
+        return lr_scheduler.PolynomialLR(optimizer, total_iters=steps, **options)
+    if name == "cosine_restarts":
+        return lr_scheduler.CosineAnnealingWarmRestarts(optimizer, **options)
+    if name == "cyclic":
+        if options["base_lr"] is None:
+            options["base_lr"] = optimizer.param_groups[0]["lr"]
+        if options["cycle_momentum"] is None:
+            # PyTorch's default (True) fails for optimisers without momentum and switches momentum on
+            # for SGD without it: cycle it only where the optimiser already uses it.
+            options["cycle_momentum"] = "betas" in optimizer.defaults or optimizer.defaults.get("momentum", 0) > 0
+        return lr_scheduler.CyclicLR(optimizer, **options)
+    if name == "onecycle":
+        max_lr = options.pop("max_lr", None) or optimizer.param_groups[0]["lr"]
+        return lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=steps, **options)
+    if name == "plateau":
+        return lr_scheduler.ReduceLROnPlateau(optimizer, **options)
+    raise ValueError(f"no schedule named {name!r}")
 
 
 def build_run(config):
@@ -250,7 +285,7 @@ def _prepare_resume(args):
     config = load_config(run_dir / CONFIG_FILE)
     config = dataclasses.replace(config, name=run_dir.name)
     if args.epochs is not None and args.epochs != config.train.epochs:
-        if config.schedule.name in ("cosine", "onecycle"):
+        if config.schedule.name in ("cosine", "polynomial", "onecycle"):
             raise CommandError(f"--epochs: the {config.schedule.name} schedule of {run_dir} was built for "
                                f"{config.train.epochs} epochs and cannot be stretched; start a new run instead")
         config = config.with_overrides("--epochs", epochs=args.epochs)

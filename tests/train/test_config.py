@@ -51,16 +51,46 @@ def test_a_full_config_is_read_and_written_back_unchanged(tmp_path):
     assert config.model.options == {"hidden": [64, 32]}
     assert config.optimizer.options["lr"] == 1.0 and isinstance(config.optimizer.options["lr"], float)
     assert config.optimizer.options["nesterov"] is True
-    assert config.schedule.options == {"step_size": 10, "gamma": 0.5, "interval": "epoch"}
+    assert config.schedule.options == {"step_size": 10, "gamma": 0.5, "interval": "epoch", "warmup": 0}
     assert (config.train.seed, config.train.checkpoint_every, config.train.early_stopping_patience) == (7, 50, 4)
     again = loads_config(config.to_toml())
     assert again.to_dict() == config.to_dict()
 
 
-def test_onecycle_steps_per_batch_and_plateau_per_epoch():
+def test_onecycle_and_cyclic_step_per_batch_and_plateau_per_epoch():
     onecycle = loads_config(MINIMAL + '[schedule]\nname = "onecycle"\nmax_lr = 0.1\n')
     assert onecycle.schedule.interval == "batch" and onecycle.schedule.options["max_lr"] == 0.1
+    assert loads_config(MINIMAL + '[schedule]\nname = "cyclic"\nmax_lr = 0.1\n').schedule.interval == "batch"
     assert loads_config(MINIMAL + '[schedule]\nname = "plateau"\n').schedule.interval == "epoch"
+
+
+# Schedules with their defaults and with every option given, and the options each config then holds.
+SCHEDULE_CONFIGS = [
+    ('name = "constant"', {"factor": 1 / 3, "total_iters": 5, "interval": "epoch", "warmup": 0}),
+    ('name = "constant"\nfactor = 0.1\ntotal_iters = 3\ninterval = "batch"\nwarmup = 2',
+     {"factor": 0.1, "total_iters": 3, "interval": "batch", "warmup": 2}),
+    ('name = "linear"\nstart_factor = 1\nend_factor = 0.0\ntotal_iters = 8',
+     {"start_factor": 1.0, "end_factor": 0.0, "total_iters": 8, "interval": "epoch", "warmup": 0}),
+    ('name = "polynomial"\npower = 0.5\ninterval = "batch"', {"power": 0.5, "interval": "batch", "warmup": 0}),
+    ('name = "cosine_restarts"\nT_0 = 10', {"T_0": 10, "T_mult": 1, "eta_min": 0.0, "interval": "epoch", "warmup": 0}),
+    ('name = "cosine_restarts"\nT_0 = 10\nT_mult = 2\neta_min = 1e-5\nwarmup = 3',
+     {"T_0": 10, "T_mult": 2, "eta_min": 1e-5, "interval": "epoch", "warmup": 3}),
+    ('name = "cyclic"\nmax_lr = 0.1', {"base_lr": None, "max_lr": 0.1, "step_size_up": 2000, "step_size_down": None,
+                                      "mode": "triangular", "gamma": 1.0, "cycle_momentum": None,
+                                      "base_momentum": 0.8, "max_momentum": 0.9}),
+    ('name = "cyclic"\nbase_lr = 0.001\nmax_lr = 0.1\nstep_size_up = 50\nstep_size_down = 150\n'
+     'mode = "exp_range"\ngamma = 0.99\ncycle_momentum = false\nbase_momentum = 0.85\nmax_momentum = 0.95',
+     {"base_lr": 0.001, "max_lr": 0.1, "step_size_up": 50, "step_size_down": 150, "mode": "exp_range",
+      "gamma": 0.99, "cycle_momentum": False, "base_momentum": 0.85, "max_momentum": 0.95}),
+    ('name = "cosine"\ninterval = "batch"\nwarmup = 100', {"eta_min": 0.0, "interval": "batch", "warmup": 100}),
+]
+
+
+@pytest.mark.parametrize("schedule, options", SCHEDULE_CONFIGS)
+def test_each_schedule_is_filled_in_and_written_back_unchanged(schedule, options):
+    config = loads_config(MINIMAL + "[schedule]\n" + schedule + "\n")
+    assert config.schedule.options == options
+    assert loads_config(config.to_toml()) == config
 
 
 # (what is written, the words the message must contain)
@@ -85,6 +115,29 @@ MISTAKES = [
     ("[model]\nname = \"cnn\"\n", ["[model] name: unknown model 'cnn'"]),
     ("[schedule]\nname = \"step\"\n", ["[schedule] missing required key 'step_size' for schedule 'step'"]),
     ("[schedule]\nname = \"cosine\"\ninterval = \"step\"\n", ["[schedule] interval must be one of 'epoch', 'batch'"]),
+    ("[schedule]\nname = \"step\"\nstep_size = 0\n", ["[schedule] step_size must be >= 1, got 0"]),
+    ("[schedule]\nname = \"constant\"\nfactor = 0\n", ["[schedule] factor must be in (0, 1], got 0.0"]),
+    ("[schedule]\nname = \"linear\"\nend_factor = 1.5\n", ["[schedule] end_factor must be in [0, 1], got 1.5"]),
+    ("[schedule]\nname = \"linear\"\ntotal_iters = 0\n", ["[schedule] total_iters must be >= 1, got 0"]),
+    ("[schedule]\nname = \"polynomial\"\npower = -1\n", ["[schedule] power must be > 0, got -1.0"]),
+    ("[schedule]\nname = \"polynomial\"\ntotal_iters = 10\n",
+     ["[schedule] unknown key 'total_iters' for schedule 'polynomial'"]),
+    ("[schedule]\nname = \"cosine_restarts\"\n",
+     ["[schedule] missing required key 'T_0' for schedule 'cosine_restarts'"]),
+    ("[schedule]\nname = \"cosine_restarts\"\nT_0 = 5\nT_mult = 1.5\n",
+     ["[schedule] T_mult must be an integer, got 1.5"]),
+    ("[schedule]\nname = \"cosine_restarts\"\nT_0 = 5\neta_min = -0.1\n", ["[schedule] eta_min must be >= 0"]),
+    ("[schedule]\nname = \"cyclic\"\n", ["[schedule] missing required key 'max_lr' for schedule 'cyclic'"]),
+    ("[schedule]\nname = \"cyclic\"\nmax_lr = 0.1\nmode = \"triangle\"\n",
+     ["[schedule] mode must be one of 'triangular', 'triangular2', 'exp_range', got 'triangle'"]),
+    ("[schedule]\nname = \"cyclic\"\nmax_lr = 0.1\nstep_size_down = 0\n", ["[schedule] step_size_down must be >= 1"]),
+    ("[schedule]\nname = \"cyclic\"\nmax_lr = 0.1\nmax_momentum = 1\n", ["[schedule] max_momentum must be in [0, 1)"]),
+    ("[schedule]\nname = \"cyclic\"\nmax_lr = 0.1\ncycle_momentum = \"auto\"\n",
+     ["[schedule] cycle_momentum must be true or false, got 'auto'"]),
+    ("[schedule]\nname = \"cyclic\"\nmax_lr = 0.1\ninterval = \"epoch\"\n",
+     ["[schedule] unknown key 'interval' for schedule 'cyclic'"]),
+    ("[schedule]\nname = \"cosine\"\nwarmup = -1\n", ["[schedule] warmup must be >= 0, got -1"]),
+    ("[schedule]\nname = \"plateau\"\nwarmup = 5\n", ["[schedule] unknown key 'warmup' for schedule 'plateau'"]),
     ("[loss]\nname = \"mse\"\n", ["[loss] name must be one of 'cross_entropy'"]),
     ("train = 5\n", ["'train' must be a section ([train])"]),
     ("[train\nepochs = 5\n", ["not valid TOML"]),

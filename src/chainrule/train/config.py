@@ -8,7 +8,8 @@ data and its model::
     [loss]       name ("cross_entropy"), label_smoothing
     [optimizer]  name ("sgd", "adam", "adamw", "adamax", "nadam", "radam", "rmsprop", "adagrad", "adadelta",
                  "rprop", "asgd") and its options
-    [schedule]   name ("none", "step", "multistep", "exponential", "cosine", "onecycle", "plateau") and its options
+    [schedule]   name ("none", "step", "multistep", "exponential", "constant", "linear", "cosine", "polynomial",
+                 "cosine_restarts", "cyclic", "onecycle", "plateau") and its options
     [train]      epochs, batch_size, eval_batch_size, seed, clip_grad_norm, checkpoint_every,
                  early_stopping_patience
 
@@ -145,24 +146,50 @@ OPTIMIZERS = {
 _OPTIMIZER_RANGES = {"lr": (lambda v: v > 0, "> 0"), "weight_decay": (lambda v: v >= 0, ">= 0"),
                      "eps": (lambda v: v >= 0, ">= 0"), "momentum": (lambda v: v >= 0, ">= 0")}
 
-# Schedules: name -> key -> (kind, default), REQUIRED for a key without one.
+# Schedules: name -> key -> (kind, default[, check of the value's range, what the check wants]),
+# REQUIRED for a key without a default.
 REQUIRED = object()
+_POSITIVE = (lambda v: v > 0, "> 0")
+_AT_LEAST_1 = (lambda v: v >= 1, ">= 1")
+_NOT_NEGATIVE = (lambda v: v >= 0, ">= 0")
+_FACTOR = (lambda v: 0 < v <= 1, "in (0, 1]")
+_MOMENTUM = (lambda v: 0 <= v < 1, "in [0, 1)")
+# Every schedule stepped every `interval` may start with a linear warmup of `warmup` such steps.
+_STEPPED = {"interval": (choice(*INTERVALS), "epoch"), "warmup": (INT, 0, *_NOT_NEGATIVE)}
 SCHEDULES = {
     "none": {},
-    "step": {"step_size": (INT, REQUIRED), "gamma": (NUMBER, 0.1), "interval": (choice(*INTERVALS), "epoch")},
-    "multistep": {"milestones": (INT_LIST, REQUIRED), "gamma": (NUMBER, 0.1),
-                  "interval": (choice(*INTERVALS), "epoch")},
-    "exponential": {"gamma": (NUMBER, REQUIRED), "interval": (choice(*INTERVALS), "epoch")},
-    # T_max is the whole run: epochs, or epochs × batches per epoch with interval "batch".
-    "cosine": {"eta_min": (NUMBER, 0.0), "interval": (choice(*INTERVALS), "epoch")},
+    "step": {"step_size": (INT, REQUIRED, *_AT_LEAST_1), "gamma": (NUMBER, 0.1, *_POSITIVE), **_STEPPED},
+    "multistep": {"milestones": (INT_LIST, REQUIRED), "gamma": (NUMBER, 0.1, *_POSITIVE), **_STEPPED},
+    "exponential": {"gamma": (NUMBER, REQUIRED, *_POSITIVE), **_STEPPED},
+    "constant": {"factor": (NUMBER, 1 / 3, *_FACTOR), "total_iters": (INT, 5, *_AT_LEAST_1), **_STEPPED},
+    "linear": {"start_factor": (NUMBER, 1 / 3, *_FACTOR),
+               "end_factor": (NUMBER, 1.0, lambda v: 0 <= v <= 1, "in [0, 1]"),
+               "total_iters": (INT, 5, *_AT_LEAST_1), **_STEPPED},
+    # cosine's T_max and polynomial's total_iters are the whole run after the warmup: epochs, or
+    # epochs × batches per epoch with interval "batch".
+    "cosine": {"eta_min": (NUMBER, 0.0, *_NOT_NEGATIVE), **_STEPPED},
+    "polynomial": {"power": (NUMBER, 1.0, *_POSITIVE), **_STEPPED},
+    # T_0 counts epochs, or batches with interval "batch".
+    "cosine_restarts": {"T_0": (INT, REQUIRED, *_AT_LEAST_1), "T_mult": (INT, 1, *_AT_LEAST_1),
+                        "eta_min": (NUMBER, 0.0, *_NOT_NEGATIVE), **_STEPPED},
+    # Stepped every batch; base_lr defaults to the optimiser's lr, and cycle_momentum to whether
+    # the optimiser uses momentum (see cli.make_scheduler).
+    "cyclic": {"base_lr": (NUMBER, None, *_POSITIVE), "max_lr": (NUMBER, REQUIRED, *_POSITIVE),
+               "step_size_up": (INT, 2000, *_AT_LEAST_1), "step_size_down": (INT, None, *_AT_LEAST_1),
+               "mode": (choice("triangular", "triangular2", "exp_range"), "triangular"),
+               "gamma": (NUMBER, 1.0, *_POSITIVE), "cycle_momentum": (BOOL, None),
+               "base_momentum": (NUMBER, 0.8, *_MOMENTUM), "max_momentum": (NUMBER, 0.9, *_MOMENTUM)},
     # One cycle over the whole run, stepped every batch; max_lr defaults to the optimiser's lr.
     "onecycle": {"max_lr": (NUMBER, None), "pct_start": (NUMBER, 0.3), "div_factor": (NUMBER, 25.0),
                  "final_div_factor": (NUMBER, 1e4), "anneal_strategy": (choice("cos", "linear"), "cos"),
                  "three_phase": (BOOL, False), "cycle_momentum": (BOOL, True)},
     # Stepped every epoch with the validation loss (the training loss without validation).
     "plateau": {"factor": (NUMBER, 0.1), "patience": (INT, 10), "threshold": (NUMBER, 1e-4),
-                "threshold_mode": (choice("rel", "abs"), "rel"), "cooldown": (INT, 0), "min_lr": (NUMBER, 0.0)},
+                "threshold_mode": (choice("rel", "abs"), "rel"), "cooldown": (INT, 0),
+                "min_lr": (NUMBER, 0.0, *_NOT_NEGATIVE)},
 }
+# The schedules without `interval`: stepped every batch, their options count batches.
+BATCH_SCHEDULES = ("cyclic", "onecycle")
 
 
 @dataclasses.dataclass
@@ -197,7 +224,7 @@ class ScheduleConfig:
     @property
     def interval(self):
         """When the Trainer steps this schedule: "epoch" or "batch"."""
-        if self.name == "onecycle":
+        if self.name in BATCH_SCHEDULES:
             return "batch"
         return self.options.get("interval", "epoch")
 
@@ -457,9 +484,9 @@ def _schedule_section(source, values):
     for key in given:
         if key not in schema:
             raise _unknown_key(source, "schedule", key, schema, f" for schedule {name!r}")
-    for key, (kind, default) in schema.items():
+    for key, (kind, default, *valid_wanted) in schema.items():
         if key in given:
-            options[key] = _checked_value(source, "schedule", key, given[key], kind)
+            options[key] = _checked_value(source, "schedule", key, given[key], kind, *valid_wanted)
         elif default is REQUIRED:
             raise ConfigError(f"{source}: [schedule] missing required key {key!r} for schedule {name!r}")
         else:
