@@ -1,6 +1,7 @@
-"""Sequential, ModuleList and ModuleDict: the same edits give the same
-names, state-dict keys and reprs as in PyTorch, and a Sequential computes
-what PyTorch's does with the same weights."""
+"""Sequential, ModuleList, ModuleDict, ParameterList and ParameterDict:
+the same edits give the same names, state-dict keys and reprs as in
+PyTorch, a PyTorch state dict loads, and a Sequential computes what
+PyTorch's does with the same weights."""
 from collections import OrderedDict
 
 import numpy
@@ -118,3 +119,144 @@ def test_module_dict_behaves_like_a_dict():
     assert layers["relu"] is relu
     del layers["relu"]
     assert list(layers) == ["tanh"] and len(layers) == 1
+
+
+# ---------------------------------------------------------------- ParameterList and ParameterDict
+
+def edited(container, edit):
+    edit(container)
+    return container
+
+
+# name -> build(nn namespace, tensor namespace): a parameter container after a series of edits.
+PARAMETER_CONTAINERS = {
+    "list": lambda lib, t: lib.ParameterList([t.ones(2, 3), lib.Parameter(t.zeros(4))]),
+    "list_single": lambda lib, t: lib.ParameterList([t.ones(2)]),
+    "list_empty": lambda lib, t: lib.ParameterList(),
+    "list_appended_extended": lambda lib, t: lib.ParameterList([t.ones(1)]).append(t.zeros(2, 2)).extend(
+        [t.ones(3), t.zeros(1, 2, 3, dtype=t.float64)]),
+    "list_with_other_values": lambda lib, t: lib.ParameterList([t.ones(2), None, "text", t.tensor(1.0)]),
+    "list_slice": lambda lib, t: lib.ParameterList([t.ones(i + 1) for i in range(5)])[1::2],
+    "list_replaced": lambda lib, t: edited(lib.ParameterList([t.ones(2), t.ones(3)]),
+                                           lambda c: c.__setitem__(-2, t.zeros(4, 1))),
+    "dict_plain_dict_is_sorted": lambda lib, t: lib.ParameterDict({"b": t.ones(2), "a": t.zeros(3, 2)}),
+    "dict_ordered_dict": lambda lib, t: lib.ParameterDict(OrderedDict([("b", t.ones(2)), ("a", t.zeros(3, 2))])),
+    "dict_pairs": lambda lib, t: lib.ParameterDict([("z", t.ones(1)), ("a", t.ones(2)), ("m", None)]),
+    "dict_empty": lambda lib, t: lib.ParameterDict(),
+    "dict_single": lambda lib, t: lib.ParameterDict({"w": t.ones(2, 2, dtype=t.float64)}),
+    "dict_updated": lambda lib, t: edited(lib.ParameterDict({"z": t.ones(1)}),
+                                          lambda c: (c.update({"b": t.ones(2), "a": t.ones(3)}),
+                                                     c.__setitem__("z", t.zeros(5)))),
+    "dict_popped_and_set_to_none": lambda lib, t: edited(lib.ParameterDict({"a": t.ones(1), "b": t.ones(2)}),
+                                                         lambda c: (c.pop("a"), c.__setitem__("b", None))),
+    "dict_merged": lambda lib, t: lib.ParameterDict({"x": t.ones(1)}) | OrderedDict([("c", t.ones(2)),
+                                                                                     ("b", 3)]),
+    "nested": lambda lib, t: lib.ModuleDict({"weights": lib.ParameterList([t.ones(2, 2), t.ones(2)]),
+                                             "scales": lib.ParameterDict({"g": t.ones(2)})}),
+}
+
+
+def torch_repr_in_chainrule_words(text):
+    # PyTorch's ParameterDict prints the legacy type name, its ParameterList the dtype; chainrule prints the dtype.
+    for legacy, dtype in [("torch.FloatTensor", "float32"), ("torch.DoubleTensor", "float64")]:
+        text = text.replace(legacy, "chainrule." + dtype)
+    return text.replace("torch.", "chainrule.")
+
+
+@requires_torch
+@pytest.mark.parametrize("name", PARAMETER_CONTAINERS)
+def test_parameter_container_names_shapes_and_repr_match_torch(name):
+    ours, theirs = PARAMETER_CONTAINERS[name](nn, chainrule), PARAMETER_CONTAINERS[name](torch.nn, torch)
+    assert [(key, value.shape) for key, value in ours.state_dict().items()] == [
+        (key, tuple(value.shape)) for key, value in theirs.state_dict().items()]
+    assert [key for key, _ in ours.named_parameters()] == [key for key, _ in theirs.named_parameters()]
+    assert repr(ours) == torch_repr_in_chainrule_words(repr(theirs))
+    assert len(ours) == len(theirs)
+    if isinstance(ours, nn.ParameterDict):
+        assert list(ours) == list(theirs)
+
+
+@requires_torch
+def test_a_torch_state_dict_loads_into_parameter_containers():
+    torch.manual_seed(0)
+    theirs = PARAMETER_CONTAINERS["nested"](torch.nn, torch)
+    for parameter in theirs.parameters():
+        torch.nn.init.normal_(parameter)
+    ours = PARAMETER_CONTAINERS["nested"](nn, chainrule)
+    ours.load_state_dict({key: value.numpy() for key, value in theirs.state_dict().items()})
+    numpy.testing.assert_array_equal(ours["weights"][0].data, theirs["weights"][0].detach().numpy())
+    numpy.testing.assert_array_equal(ours["scales"]["g"].data, theirs["scales"]["g"].detach().numpy())
+
+
+def test_parameter_list_behaves_like_a_list():
+    first, second = nn.Parameter(chainrule.ones(2)), nn.Parameter(chainrule.zeros(3))
+    plain = chainrule.ones(4)
+    weights = nn.ParameterList([first]).append(second)
+    weights += [plain]
+    assert len(weights) == 3 and weights[0] is first and weights[-2] is second
+    # A plain tensor becomes a Parameter that shares its array.
+    assert isinstance(weights[2], nn.Parameter) and weights[2].requires_grad and weights[2].data is plain.data
+    assert list(weights)[:2] == [first, second]
+    assert list(weights[:2]) == [first, second]
+    weights.insert(1, chainrule.ones(5))
+    assert [p.shape for p in weights] == [(2,), (5,), (3,), (4,)]
+    assert [name for name, _ in weights.named_parameters()] == ["0", "1", "2", "3"]
+    assert list(weights.parameters()) == list(weights)
+
+
+def test_parameter_list_errors():
+    weights = nn.ParameterList([chainrule.ones(2)])
+    with pytest.raises(IndexError, match="ParameterList: index 1 is out of range for length 1"):
+        weights[1]
+    with pytest.raises(IndexError, match="index -2 is out of range"):
+        weights[-2] = chainrule.ones(1)
+    with pytest.raises(TypeError, match="ParameterList.extend: expected an iterable of values, got Tensor"):
+        weights.extend(chainrule.ones(3))
+    with pytest.raises(TypeError, match="ParameterList.0 is a parameter: assign an nn.Parameter or None"):
+        weights[0] = 3
+
+
+def test_parameters_in_containers_get_gradients():
+    weights = nn.ParameterList([chainrule.ones(3)])
+    scales = nn.ParameterDict({"g": chainrule.full((3,), 2.0)})
+    (weights[0] * scales["g"]).sum().backward()
+    numpy.testing.assert_array_equal(weights[0].grad.data, [2.0, 2.0, 2.0])
+    numpy.testing.assert_array_equal(scales["g"].grad.data, [1.0, 1.0, 1.0])
+
+
+def test_parameter_dict_behaves_like_a_dict():
+    a, b = nn.Parameter(chainrule.ones(1)), nn.Parameter(chainrule.ones(2))
+    params = nn.ParameterDict(OrderedDict([("a", a)]))
+    params["b"] = b
+    assert "b" in params and "c" not in params and len(params) == 2
+    assert list(params) == list(params.keys()) == ["a", "b"] and list(reversed(params)) == ["b", "a"]
+    assert list(params.values()) == [a, b] and list(params.items()) == [("a", a), ("b", b)]
+    assert params.get("c") is None and params.get("a") is a
+    c = params.setdefault("c", chainrule.zeros(3))
+    assert isinstance(c, nn.Parameter) and params.setdefault("c") is c
+    copy = params.copy()
+    assert list(copy.items()) == list(params.items()) and copy is not params
+    assert params.pop("a") is a and list(params) == ["b", "c"]
+    assert params.popitem() == ("c", c) and list(params.state_dict()) == ["b"]
+    del params["b"]
+    assert len(params) == 0 and list(params.named_parameters()) == []
+    params |= {"y": chainrule.ones(1), "x": chainrule.ones(1)}
+    assert list(params) == ["x", "y"]
+    params.clear()
+    assert len(params) == 0
+    assert list(params.fromkeys(["p", "q"], 1.5).items()) == [("p", 1.5), ("q", 1.5)]
+
+
+def test_parameter_dict_errors():
+    params = nn.ParameterDict({"a": chainrule.ones(1)})
+    with pytest.raises(KeyError, match="'b'"):
+        params["b"]
+    with pytest.raises(TypeError, match="ParameterDict: keys must be strings .* got int 1"):
+        params[1] = chainrule.ones(1)
+    with pytest.raises(TypeError, match="ParameterDict.update: expected a mapping .* got int"):
+        params.update(5)
+    with pytest.raises(ValueError, match=r"element #0 should be a \(key, value\) pair, got \('x',\)"):
+        params.update([("x",)])
+    with pytest.raises(KeyError, match="empty"):
+        nn.ParameterDict().popitem()
+    assert list(params) == ["a"]

@@ -1,9 +1,12 @@
 """Initialisers: gains and fans equal PyTorch's, each initialiser draws from
-the distribution its formula gives (bounds and spread, on a large tensor),
-orthogonal_ is orthogonal, seeding makes it repeatable, and every layer's
-default initialisation is PyTorch's."""
+the distribution its formula gives (bounds and spread, on a large tensor;
+trunc_normal_'s truncated moments, sparse_'s zeros per column),
+orthogonal_ is orthogonal, eye_ and dirac_ equal PyTorch's, seeding makes
+them repeatable, none records a graph, and every layer's default
+initialisation is PyTorch's."""
 import math
 import re
+import warnings
 
 import numpy
 import pytest
@@ -221,3 +224,151 @@ def test_linear_without_inputs_has_a_zero_bias():
     layer = nn.Linear(0, 3)
     numpy.testing.assert_array_equal(layer.bias.data, numpy.zeros(3))
     numpy.testing.assert_array_equal(layer(chainrule.zeros(2, 0)).data, numpy.zeros((2, 3)))
+
+
+# ---------------------------------------------------------------- trunc_normal_, sparse_, eye_, dirac_
+
+def truncated_normal_moments(mean, std, a, b):
+    """Mean and std of N(mean, std^2) conditioned on [a, b]."""
+    alpha, beta = (a - mean) / std, (b - mean) / std
+    pdf = lambda z: math.exp(-z * z / 2) / math.sqrt(2 * math.pi)  # noqa: E731
+    cdf = lambda z: (1 + math.erf(z / math.sqrt(2))) / 2  # noqa: E731
+    mass = cdf(beta) - cdf(alpha)
+    shift = (pdf(alpha) - pdf(beta)) / mass
+    variance = 1 + (alpha * pdf(alpha) - beta * pdf(beta)) / mass - shift ** 2
+    return mean + std * shift, std * math.sqrt(variance)
+
+
+# (mean, std, a, b): the default, a transformer's, one interval beside the mean, one far in a tail.
+TRUNCATIONS = [(0.0, 1.0, -2.0, 2.0), (0.0, 0.02, -0.04, 0.04), (0.5, 0.2, 0.0, 0.4), (0.0, 1.0, 3.0, 4.0)]
+
+
+def assert_truncated_normal(values, mean, std, a, b):
+    values = values.astype(numpy.float64).ravel()
+    assert a <= values.min() and values.max() <= b
+    expected_mean, expected_std = truncated_normal_moments(mean, std, a, b)
+    # 65k draws: the standard error of the mean is 0.004 std, of the std about 0.003 std.
+    assert values.mean() == pytest.approx(expected_mean, abs=0.02 * expected_std)
+    assert values.std() == pytest.approx(expected_std, rel=0.02)
+
+
+@pytest.mark.parametrize("mean, std, a, b", TRUNCATIONS)
+def test_trunc_normal_stays_in_bounds_with_the_truncated_moments(mean, std, a, b):
+    chainrule.manual_seed(0)
+    assert_truncated_normal(init.trunc_normal_(chainrule.empty(256, 256), mean, std, a, b).data, mean, std, a, b)
+
+
+@requires_torch
+@pytest.mark.parametrize("mean, std, a, b", TRUNCATIONS)
+def test_torch_trunc_normal_has_the_same_moments(mean, std, a, b):
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyTorch warns when the mean is far from [a, b]
+        values = torch.nn.init.trunc_normal_(torch.empty(256, 256), mean, std, a, b).numpy()
+    assert_truncated_normal(values, mean, std, a, b)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(std=0.0), "std must be positive, got 0.0"),
+    (dict(a=1.0, b=-1.0), r"the interval \[a, b\] = \[1.0, -1.0\] is empty"),
+])
+def test_trunc_normal_refuses_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        init.trunc_normal_(chainrule.empty(3, 3), **kwargs)
+
+
+@requires_torch
+@pytest.mark.parametrize("rows, cols, sparsity", [(10, 6, 0.35), (30, 40, 0.1), (7, 3, 0.0), (5, 4, 1.0)])
+def test_sparse_zeroes_the_same_count_per_column_as_torch(rows, cols, sparsity):
+    chainrule.manual_seed(0)
+    ours = init.sparse_(chainrule.empty(rows, cols), sparsity).data
+    theirs = torch.nn.init.sparse_(torch.empty(rows, cols), sparsity).numpy()
+    # ceil(0.1 * 30) is 4 in floating point, in both libraries.
+    numpy.testing.assert_array_equal((ours == 0).sum(axis=0), (theirs == 0).sum(axis=0))
+
+
+def test_sparse_zeroes_random_rows_and_draws_the_rest_from_the_normal():
+    chainrule.manual_seed(0)
+    values = init.sparse_(chainrule.empty(200, 300), 0.25, std=0.5).data
+    zeros = values == 0
+    numpy.testing.assert_array_equal(zeros.sum(axis=0), numpy.full(300, 50))
+    # Each row is zeroed in about a quarter of the columns (binomial std 0.025; 0.15 is 6 of them).
+    assert numpy.abs(zeros.mean(axis=1) - 0.25).max() < 0.15
+    assert values[~zeros].std() == pytest.approx(0.5, rel=0.03)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: init.sparse_(chainrule.empty(3, 4, 5), 0.5), r"sparse_: needs a 2-dim tensor, got shape \(3, 4, 5\)"),
+    (lambda: init.sparse_(chainrule.empty(3, 4), 1.5), r"sparsity .* must be in \[0, 1\], got 1.5"),
+    (lambda: init.sparse_(chainrule.empty(3, 4), -0.5), r"must be in \[0, 1\], got -0.5"),
+    (lambda: init.eye_(chainrule.empty(2, 3, 4)), r"eye_: needs a 2-dim tensor, got shape \(2, 3, 4\)"),
+    (lambda: init.dirac_(chainrule.empty(2, 3)), r"dirac_: needs a convolution weight with 3, 4 or 5 dims"),
+    (lambda: init.dirac_(chainrule.empty(5, 3, 3), groups=2), "the 5 output channels .* groups=2 equal groups"),
+    (lambda: init.dirac_(chainrule.empty(4, 3, 3), groups=0), "groups=0"),
+])
+def test_structured_initialisers_refuse_bad_shapes(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+@requires_torch
+@pytest.mark.parametrize("shape", [(3, 3), (2, 5), (5, 2), (1, 1), (0, 3)], ids=str)
+def test_eye_matches_torch(shape):
+    numpy.testing.assert_array_equal(init.eye_(chainrule.empty(*shape)).data,
+                                     torch.nn.init.eye_(torch.empty(*shape)).numpy())
+
+
+@requires_torch
+@pytest.mark.parametrize("shape, groups", [((4, 4, 3), 1), ((2, 5, 3), 1), ((5, 2, 4), 1), ((4, 2, 3), 2),
+                                           ((6, 3, 3, 3), 1), ((6, 1, 2, 5), 3), ((2, 4, 3, 3, 3), 1),
+                                           ((6, 3, 2, 3, 4), 2)], ids=str)
+def test_dirac_matches_torch(shape, groups):
+    numpy.testing.assert_array_equal(init.dirac_(chainrule.randn(*shape), groups).data,
+                                     torch.nn.init.dirac_(torch.randn(*shape), groups).numpy())
+
+
+def test_dirac_makes_a_convolution_the_identity():
+    conv = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+    init.dirac_(conv.weight)
+    x = chainrule.randn(2, 4, 5, 5)
+    numpy.testing.assert_allclose(conv(x).data, x.data, rtol=1e-6)
+
+
+# name -> initialise(tensor, generator): the random initialisers not in INITIALISERS.
+RANDOM_FILLS = {
+    "trunc_normal": lambda w, g=None: init.trunc_normal_(w, std=0.5, a=-0.4, b=0.6, generator=g),
+    "orthogonal": lambda w, g=None: init.orthogonal_(w, gain=2.0, generator=g),
+    "sparse": lambda w, g=None: init.sparse_(w, 0.5, std=0.1, generator=g),
+}
+
+
+@pytest.mark.parametrize("name", RANDOM_FILLS)
+@pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
+def test_random_fill_is_repeatable_in_place_and_keeps_dtype(name, dtype):
+    draws = []
+    for seed in (5, 5, 6):
+        chainrule.manual_seed(seed)
+        weight = chainrule.zeros(8, 6, dtype=dtype)
+        array = weight.data
+        assert RANDOM_FILLS[name](weight) is weight
+        assert weight.data is array and weight.dtype == dtype
+        draws.append(weight.data)
+    numpy.testing.assert_array_equal(draws[0], draws[1])
+    assert (draws[0] != draws[2]).any()
+    own = [RANDOM_FILLS[name](chainrule.empty(8, 6), numpy.random.default_rng(3)).data for _ in range(2)]
+    numpy.testing.assert_array_equal(*own)
+
+
+# Every initialiser, as (weight shape, initialise).
+ALL_FILLS = {**{name: ((6, 4), lambda w, f=f: f(init, w)) for name, (f, _) in INITIALISERS.items()},
+             **{name: ((6, 4), fill) for name, fill in RANDOM_FILLS.items()},
+             "constant": ((6, 4), lambda w: init.constant_(w, 0.3)), "zeros": ((6, 4), init.zeros_),
+             "ones": ((6, 4), init.ones_), "eye": ((6, 4), init.eye_), "dirac": ((6, 4, 3), init.dirac_)}
+
+
+@pytest.mark.parametrize("name", ALL_FILLS)
+def test_initialisers_record_no_graph(name):
+    shape, initialise = ALL_FILLS[name]
+    weight = chainrule.zeros(*shape, requires_grad=True)
+    initialise(weight)
+    assert weight.grad_fn is None and weight.is_leaf and weight.requires_grad

@@ -88,6 +88,50 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
     return _fill(tensor, generator.normal(mean, std, tensor.shape))
 
 
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    """Fill with samples from N(mean, std^2) conditioned on lying in [a, b]
+    (absolute bounds, not multiples of std); the usual start for transformer
+    weights.
+
+    Rejection sampling, so the distribution is exact however far [a, b] lies
+    in a tail: normal draws outside [a, b] are redrawn while the interval
+    holds a good share of the mass; otherwise uniform draws on [a, b] are
+    kept with probability proportional to the normal density.
+
+    Example
+    -------
+    >>> nn.init.trunc_normal_(layer.weight, std=0.02, a=-0.04, b=0.04)
+    """
+    if not std > 0:
+        raise ValueError(f"trunc_normal_: std must be positive, got {std}")
+    if not a <= b:
+        raise ValueError(f"trunc_normal_: the interval [a, b] = [{a}, {b}] is empty; a must not exceed b")
+    generator = generator or default_generator()
+    mass = _normal_cdf((b - mean) / std) - _normal_cdf((a - mean) / std)
+    peak = min(max(mean, a), b)  # where the density is highest on [a, b]
+    values = numpy.empty(tensor.shape, dtype=tensor.dtype)
+    missing = numpy.arange(values.size)  # flat indices still to fill
+    while missing.size:
+        if mass > 0.3:
+            draws = generator.normal(mean, std, missing.size)
+            keep = numpy.ones(missing.size, dtype=bool)
+        else:
+            draws = generator.uniform(a, b, missing.size)
+            # accepted with probability density(draw) / density(peak)
+            ratio = numpy.exp(((peak - mean) ** 2 - (draws - mean) ** 2) / (2 * std ** 2))
+            keep = generator.random(missing.size) < ratio
+        # Compared after rounding to the tensor's dtype, so rounding cannot carry a kept value past a bound.
+        draws = draws.astype(values.dtype)
+        keep &= (a <= draws) & (draws <= b)
+        values.flat[missing[keep]] = draws[keep]
+        missing = missing[~keep]
+    return _fill(tensor, values)
+
+
+def _normal_cdf(x):
+    return (1 + math.erf(x / math.sqrt(2))) / 2
+
+
 def constant_(tensor, val):
     """Fill with ``val``.
 
@@ -181,3 +225,67 @@ def orthogonal_(tensor, gain=1.0, generator=None):
     if rows < cols:
         q = q.T
     return _fill(tensor, gain * q.reshape(tensor.shape))
+
+
+def sparse_(tensor, sparsity, std=0.01, generator=None):
+    """Fill a 2-D tensor with N(0, std^2) samples, then zero ceil(sparsity x rows)
+    randomly chosen entries of every column (Martens, 2010).
+
+    Example
+    -------
+    >>> w = nn.init.sparse_(chainrule.empty(10, 4), sparsity=0.3)
+    >>> ((w.numpy() == 0).sum(axis=0) >= 3).all()
+    True
+    """
+    if tensor.ndim != 2:
+        raise ValueError(f"sparse_: needs a 2-dim tensor, got shape {tensor.shape}")
+    if not 0 <= sparsity <= 1:
+        raise ValueError(f"sparse_: sparsity is the fraction of zeros in each column and must be in [0, 1], "
+                         f"got {sparsity}")
+    generator = generator or default_generator()
+    rows, cols = tensor.shape
+    values = generator.normal(0.0, std, (rows, cols))
+    # The rows with the lowest random keys are a uniform random choice, independently per column.
+    zero_rows = generator.random((rows, cols)).argsort(axis=0)[:math.ceil(sparsity * rows)]
+    values[zero_rows, numpy.arange(cols)] = 0
+    return _fill(tensor, values)
+
+
+def eye_(tensor):
+    """Fill a 2-D tensor with the identity: ones on the diagonal, zeros
+    elsewhere, so a square linear layer starts as the identity map.
+
+    Example
+    -------
+    >>> nn.init.eye_(chainrule.empty(2, 3)).numpy()
+    array([[1., 0., 0.],
+           [0., 1., 0.]], dtype=float32)
+    """
+    if tensor.ndim != 2:
+        raise ValueError(f"eye_: needs a 2-dim tensor, got shape {tensor.shape}")
+    return _fill(tensor, numpy.eye(*tensor.shape))
+
+
+def dirac_(tensor, groups=1):
+    """Fill a convolution weight (3, 4 or 5 dims) so that the convolution
+    passes its input through: in each of ``groups`` groups of output
+    channels, output channel d takes input channel d at the kernel's centre,
+    for as many channels as both sides have; the rest are zero.
+
+    Example
+    -------
+    >>> conv = nn.Conv2d(16, 16, 3, padding=1)
+    >>> nn.init.dirac_(conv.weight)  # with a zero bias, conv(x) equals x
+    """
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError(f"dirac_: needs a convolution weight with 3, 4 or 5 dims, got shape {tensor.shape}")
+    if groups < 1 or tensor.shape[0] % groups:
+        raise ValueError(f"dirac_: the {tensor.shape[0]} output channels (dim 0) must split into "
+                         f"groups={groups} equal groups")
+    per_group = tensor.shape[0] // groups
+    channels = numpy.arange(min(per_group, tensor.shape[1]))
+    outputs = (per_group * numpy.arange(groups)[:, None] + channels).ravel()
+    centre = tuple(size // 2 for size in tensor.shape[2:])
+    values = numpy.zeros(tensor.shape)
+    values[(outputs, numpy.tile(channels, groups)) + centre] = 1
+    return _fill(tensor, values)
