@@ -3,7 +3,7 @@ weights copied through the state dict: outputs, final states and the
 gradients of inputs, parameters and initial states, in every layout; the
 MNIST-1D GRU (workload W5); finite differences to second order; the
 backward through time on arrays against the one recorded on Tensors; and
-the errors a user can cause."""
+packed sequences of different lengths; the errors a user can cause."""
 import math
 import warnings
 
@@ -13,6 +13,7 @@ import pytest
 import chainrule
 from chainrule.nn.linear import Linear
 from chainrule.nn.rnn import GRU, LSTM, RNN, SEQUENCES, TENSOR_MATHS, GRUCell, LSTMCell, RNNCell
+from chainrule.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from helpers import check_gradients, requires_torch, torch
 
 OURS = {"RNN": RNN, "GRU": GRU, "LSTM": LSTM, "RNNCell": RNNCell, "GRUCell": GRUCell, "LSTMCell": LSTMCell}
@@ -318,6 +319,94 @@ def test_fused_sequence_node_ordinary_backward_equals_the_recorded_one(mode, rev
     inputs = [chainrule.tensor(a, requires_grad=True) for a in arrays]
     plain, recorded = both_backward_paths([sequence.apply(*inputs, reverse=reverse)], inputs)
     assert_paths_agree(plain, recorded, exact=True)
+
+
+# ------------------------------------------------------------------ packed sequences
+
+PACKED_LENGTHS = [3, 5, 1, 3]  # unsorted, with a tie
+
+
+def packed_run(layer, module, x, lengths, state):
+    """The padded output, then the final states, of ``layer`` on ``x`` (L, N, F) packed to ``lengths``."""
+    packed = module.nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
+    output, final = layer(packed) if state is None else layer(packed, state)
+    assert isinstance(output, type(packed)) and (output.batch_sizes == packed.batch_sizes).all()
+    return [output.data, module.nn.utils.rnn.pad_packed_sequence(output)[0]] + flatten(final)
+
+
+@requires_torch
+@pytest.mark.parametrize("with_state", [False, True], ids=["zero_state", "given_state"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["one_way", "bidirectional"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("mode", MODES)
+def test_packed_sequence_matches_torch(mode, num_layers, bidirectional, with_state):
+    name, extra = MODES[mode]
+    # batch_first does not apply to packed input, in either library.
+    ours, theirs = twins(name, 4, 6, num_layers=num_layers, bidirectional=bidirectional,
+                         batch_first=num_layers == 2, **extra)
+    layers = num_layers * (2 if bidirectional else 1)
+    rng = numpy.random.default_rng(1)
+    arrays = [rng.standard_normal((6, len(PACKED_LENGTHS), 4))]
+    if with_state:
+        arrays += [rng.standard_normal((layers, len(PACKED_LENGTHS), 6)) for _ in range(2 if name == "LSTM" else 1)]
+    ours_in = [chainrule.tensor(a, requires_grad=True) for a in arrays]
+    theirs_in = [torch.tensor(a, requires_grad=True) for a in arrays]
+
+    def state(inputs):
+        return None if len(inputs) == 1 else tuple(inputs[1:]) if name == "LSTM" else inputs[1]
+
+    outs = packed_run(ours, chainrule, ours_in[0], PACKED_LENGTHS, state(ours_in))
+    expected = packed_run(theirs, torch, theirs_in[0], PACKED_LENGTHS, state(theirs_in))
+    rng = numpy.random.default_rng(7)
+    cotangents = [rng.standard_normal(tuple(e.shape)) for e in expected]
+    for o, e in zip(outs, expected, strict=True):
+        assert o.shape == tuple(e.shape)
+        numpy.testing.assert_allclose(o.data, e.detach().numpy(), **TOLERANCES)
+    sum((o * chainrule.tensor(v)).sum() for o, v in zip(outs, cotangents)).backward()
+    sum((e * torch.tensor(v)).sum() for e, v in zip(expected, cotangents)).backward()
+    for i, (a, b) in enumerate(zip(ours_in, theirs_in)):
+        numpy.testing.assert_allclose(a.grad.data, b.grad.numpy(), **TOLERANCES, err_msg=f"gradient of input {i}")
+    their_params = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        numpy.testing.assert_allclose(p.grad.data, their_params[name].grad.numpy(), **TOLERANCES,
+                                      err_msg=f"gradient of {name}")
+
+
+@pytest.mark.parametrize("name, num_layers, second_order", [
+    ("GRU", 2, False), ("LSTM", 2, False), ("RNN", 2, False), ("LSTM", 1, True),
+], ids=["gru", "lstm", "rnn", "lstm_second_order"])
+def test_packed_sequence_gradients(name, num_layers, second_order):
+    chainrule.manual_seed(0)
+    layer = OURS[name](2, 2, num_layers=num_layers, bidirectional=True).double()
+    x = chainrule.tensor(numpy.random.default_rng(1).standard_normal((3, 2, 2)), requires_grad=True)
+
+    def run(x, *parameters):
+        output, final = layer(pack_padded_sequence(x, [1, 3], enforce_sorted=False))
+        return (output.data,) + tuple(flatten(final))
+
+    inputs = [x, *layer.parameters()]
+    assert chainrule.gradcheck(run, inputs, atol=1e-6, rtol=1e-4)
+    if second_order:
+        assert chainrule.gradgradcheck(run, inputs, atol=1e-6, rtol=1e-4)
+
+
+def test_packed_sequences_run_as_if_each_alone():
+    chainrule.manual_seed(0)
+    layer = LSTM(3, 4, num_layers=2, bidirectional=True).double()
+    x = chainrule.tensor(numpy.random.default_rng(3).standard_normal((5, 2, 3)))
+    output, (h_n, c_n) = layer(pack_padded_sequence(x, [2, 5], enforce_sorted=False))
+    padded, _ = pad_packed_sequence(output)
+    alone, (h_alone, c_alone) = layer(x[:2, :1])
+    numpy.testing.assert_allclose(padded.data[:2, :1], alone.data, **TOLERANCES)
+    numpy.testing.assert_allclose(h_n.data[:, :1], h_alone.data, **TOLERANCES)
+    numpy.testing.assert_allclose(c_n.data[:, :1], c_alone.data, **TOLERANCES)
+    assert not padded.data[2:, 0].any()
+
+
+def test_packed_input_of_wrong_size():
+    packed = pack_padded_sequence(chainrule.zeros(5, 3, 2), [5, 4, 1])
+    with pytest.raises(ValueError, match=r"GRU\(4, 6\): expected packed data of shape \(steps, 4\), got \(10, 2\)"):
+        GRU(4, 6)(packed)
 
 
 # ------------------------------------------------------------------ dropout, parameters, repr

@@ -17,10 +17,16 @@ gates. Each layer and direction is one node of the graph
 arrays and Tensors: an ordinary backward runs it on arrays, one with
 ``create_graph=True`` on chainrule's ops, so that it too can be
 differentiated.
+
+Packed input (``nn.utils.rnn.PackedSequence``: sequences of different
+lengths) runs through the same nodes on its padded batch, each sequence's
+outputs and final state read at its own steps.
 """
 import math
 import warnings
 from types import SimpleNamespace
+
+import numpy
 
 from .. import creation
 from ..autograd import Function, is_grad_enabled
@@ -33,6 +39,7 @@ from . import init
 from .dropout import dropout
 from .module import Module
 from .parameter import Parameter
+from .utils.rnn import PackedSequence, packed_positions, pad_packed_sequence
 
 
 # ------------------------------------------------------------------ one direction of a layer as one node
@@ -288,6 +295,17 @@ def _uniform_init(module):
         init.uniform_(weight, -bound, bound)
 
 
+def _sequence_ends(lengths):
+    """Indices into a padded batch (L, N, ...) whose sequence b has ``lengths[b]``
+    steps: ``reversed`` reverses each sequence within its length, leaving the
+    padding in place (so it is its own inverse), and ``last`` picks each
+    sequence's last step from states stacked as (states, L, N, H)."""
+    steps = numpy.arange(lengths.max())[:, None]
+    sequences = numpy.arange(len(lengths))
+    reversed_steps = numpy.where(steps < lengths, lengths - 1 - steps, steps)
+    return SimpleNamespace(reversed=(reversed_steps, sequences), last=(slice(None), lengths - 1, sequences))
+
+
 def _shape_text(*sizes):
     return "(" + ", ".join(str(n) for n in sizes) + ")"
 
@@ -335,34 +353,67 @@ class RNNBase(Module):
 
     def forward(self, input, hx=None):
         """Run the layers over ``input``; see ``RNN`` for the shapes."""
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         batched = self._check_input(input)
         if not batched:
             input = input.unsqueeze(1)
         elif self.batch_first:
             input = input.transpose(0, 1)
         states = self._initial_states(hx, input, batched)
-        sequence = SEQUENCES[self.mode]
+        output, finals = self._layers(input, states)
+        if not batched:
+            output = output.squeeze(1)
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return output, self._final_states(finals, batched)
+
+    def _forward_packed(self, input, hx):
+        """The layers over a ``PackedSequence``, run on its padded batch in the original order."""
+        if input.data.ndim != 2 or input.data.shape[1] != self.input_size:
+            raise ValueError(f"{self!r}: expected packed data of shape {_shape_text('steps', self.input_size)}, "
+                             f"got {input.data.shape}")
+        padded, lengths = pad_packed_sequence(input)
+        states = self._initial_states(hx, padded, batched=True)
+        output, finals = self._layers(padded, states, _sequence_ends(lengths.data))
+        return input._replace(data=output[packed_positions(input)]), self._final_states(finals, batched=True)
+
+    def _layers(self, input, states, ends=None):
+        """The last layer's output (L, N, D H) and each layer's and direction's
+        final state (states, N, H), from a time-major ``input``; ``ends``
+        (``_sequence_ends``) when the sequences end at their own lengths."""
         finals = []
         layer_input = input
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(self.num_directions):
                 index = layer * self.num_directions + direction
-                weight_ih, weight_hh, bias_ih, bias_hh = self._weights(index)
-                gates_x = linear(layer_input, weight_ih, bias_ih)
-                bias = () if bias_hh is None else (bias_hh,)
-                after_each_step = sequence.apply(gates_x, *states[index], weight_hh, *bias, reverse=direction == 1)
-                outputs.append(after_each_step[0])
-                finals.append(after_each_step[:, 0 if direction == 1 else -1])
+                output, final = self._direction(index, layer_input, states[index], direction == 1, ends)
+                outputs.append(output)
+                finals.append(final)
             layer_input = outputs[0] if len(outputs) == 1 else cat(outputs, dim=2)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = dropout(layer_input, self.dropout)
-        output = layer_input
-        if not batched:
-            output = output.squeeze(1)
-        elif self.batch_first:
-            output = output.transpose(0, 1)
-        return output, self._final_states(finals, batched)
+        return layer_input, finals
+
+    def _direction(self, index, input, state, reverse, ends):
+        """One layer and direction over ``input``: its output and its final state."""
+        weight_ih, weight_hh, bias_ih, bias_hh = self._weights(index)
+        gates_x = linear(input, weight_ih, bias_ih)
+        bias = () if bias_hh is None else (bias_hh,)
+        sequence = SEQUENCES[self.mode]
+        if ends is None:
+            after_each_step = sequence.apply(gates_x, *state, weight_hh, *bias, reverse=reverse)
+            return after_each_step[0], after_each_step[:, 0 if reverse else -1]
+        # NOTE: the padding lies after each sequence's end and a step reads only earlier
+        # steps, so a run forward in time keeps the padding out of every sequence's own
+        # outputs and gradients. The backward direction runs forward too, over each
+        # sequence reversed within its length, and its output is turned back.
+        if reverse:
+            gates_x = gates_x[ends.reversed]
+        after_each_step = sequence.apply(gates_x, *state, weight_hh, *bias, reverse=False)
+        output = after_each_step[0][ends.reversed] if reverse else after_each_step[0]
+        return output, after_each_step[ends.last]
 
     def _check_input(self, input):
         """Whether ``input`` has a batch dim; raises if its shape does not fit."""
@@ -437,6 +488,11 @@ class RNN(RNNBase):
     (num_layers D, N, H) every layer's final state (D = 2 if bidirectional,
     else 1). h0 has h_n's shape and defaults to zeros. An unbatched input
     (L, input_size) gives unbatched results.
+
+    The input may also be a ``PackedSequence`` (``nn.utils.rnn``), for
+    sequences of different lengths; the output is then packed alike, and
+    h_n holds each sequence's state after its own last step (the backward
+    direction starts at that step). ``batch_first`` does not apply to it.
 
     Example
     -------

@@ -1,6 +1,8 @@
-"""Utilities over parameters and their gradients: clipping, flattening."""
+"""Utilities over parameters and their gradients (clipping, flattening), and, in
+``rnn``, packed and padded batches of sequences for the recurrent layers."""
+from . import rnn
 from .clip_grad import clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm
 from .convert_parameters import parameters_to_vector, vector_to_parameters
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm",
-           "parameters_to_vector", "vector_to_parameters"]
+           "parameters_to_vector", "vector_to_parameters", "rnn"]
