@@ -1,5 +1,7 @@
 """Shared test tools: run the same function in chainrule and in PyTorch and
 compare values and gradients (tinygrad's ``helper_test_op`` idea)."""
+import numbers
+
 import numpy
 import pytest
 
@@ -65,3 +67,13 @@ def check_gradients(fn, arrays, second_order=True, atol=1e-6, rtol=1e-4):
     assert chainrule.gradcheck(fn, inputs, atol=atol, rtol=rtol)
     if second_order:
         assert chainrule.gradgradcheck(fn, inputs, atol=atol, rtol=rtol)
+
+
+def is_plain_data(value):
+    """Whether ``value`` holds only what a state dict may: arrays, numbers, strings and None,
+    in dicts (with str or int keys), lists and tuples."""
+    if isinstance(value, dict):
+        return all(isinstance(k, (str, int)) and is_plain_data(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(is_plain_data(v) for v in value)
+    return value is None or isinstance(value, (numpy.ndarray, numbers.Number, str))

@@ -35,19 +35,22 @@ def flatten(result):
     return [result]
 
 
-def assert_twins_agree(ours, theirs, arrays, state_is_tuple=False):
-    """Run both layers on ``arrays`` (input, then initial-state arrays) and
-    compare every output and every gradient of sum(output * v)."""
+def assert_twins_agree(ours, theirs, arrays, state_is_tuple=False, run=None):
+    """Run both layers on ``arrays`` (input, then initial-state arrays), or
+    through ``run(layer, library, inputs)`` when given, and compare every
+    output and every gradient of sum(output * v)."""
     ours_in = [chainrule.tensor(a, requires_grad=True) for a in arrays]
     theirs_in = [torch.tensor(a, requires_grad=True) for a in arrays]
 
-    def call(layer, inputs):
+    def call(layer, library, inputs):
+        if run is not None:
+            return run(layer, library, inputs)
         if len(inputs) == 1:
             return layer(inputs[0])
         state = tuple(inputs[1:]) if state_is_tuple else inputs[1]
         return layer(inputs[0], state)
 
-    outs, expected = flatten(call(ours, ours_in)), flatten(call(theirs, theirs_in))
+    outs, expected = flatten(call(ours, chainrule, ours_in)), flatten(call(theirs, torch, theirs_in))
     assert len(outs) == len(expected)
     rng = numpy.random.default_rng(7)
     cotangents = [rng.standard_normal(tuple(e.shape)) for e in expected]
@@ -349,27 +352,11 @@ def test_packed_sequence_matches_torch(mode, num_layers, bidirectional, with_sta
     arrays = [rng.standard_normal((6, len(PACKED_LENGTHS), 4))]
     if with_state:
         arrays += [rng.standard_normal((layers, len(PACKED_LENGTHS), 6)) for _ in range(2 if name == "LSTM" else 1)]
-    ours_in = [chainrule.tensor(a, requires_grad=True) for a in arrays]
-    theirs_in = [torch.tensor(a, requires_grad=True) for a in arrays]
+    def run(layer, library, inputs):
+        state = None if len(inputs) == 1 else tuple(inputs[1:]) if name == "LSTM" else inputs[1]
+        return packed_run(layer, library, inputs[0], PACKED_LENGTHS, state)
 
-    def state(inputs):
-        return None if len(inputs) == 1 else tuple(inputs[1:]) if name == "LSTM" else inputs[1]
-
-    outs = packed_run(ours, chainrule, ours_in[0], PACKED_LENGTHS, state(ours_in))
-    expected = packed_run(theirs, torch, theirs_in[0], PACKED_LENGTHS, state(theirs_in))
-    rng = numpy.random.default_rng(7)
-    cotangents = [rng.standard_normal(tuple(e.shape)) for e in expected]
-    for o, e in zip(outs, expected, strict=True):
-        assert o.shape == tuple(e.shape)
-        numpy.testing.assert_allclose(o.data, e.detach().numpy(), **TOLERANCES)
-    sum((o * chainrule.tensor(v)).sum() for o, v in zip(outs, cotangents)).backward()
-    sum((e * torch.tensor(v)).sum() for e, v in zip(expected, cotangents)).backward()
-    for i, (a, b) in enumerate(zip(ours_in, theirs_in)):
-        numpy.testing.assert_allclose(a.grad.data, b.grad.numpy(), **TOLERANCES, err_msg=f"gradient of input {i}")
-    their_params = dict(theirs.named_parameters())
-    for name, p in ours.named_parameters():
-        numpy.testing.assert_allclose(p.grad.data, their_params[name].grad.numpy(), **TOLERANCES,
-                                      err_msg=f"gradient of {name}")
+    assert_twins_agree(ours, theirs, arrays, run=run)
 
 
 @pytest.mark.parametrize("name, num_layers, second_order", [

@@ -1,10 +1,9 @@
 """LBFGS against PyTorch's: the same problem, starting point and options give
 the same parameters, losses and number of closure evaluations after every step."""
-import numbers
 
 import numpy
 import pytest
-from helpers import requires_torch, torch
+from helpers import is_plain_data, requires_torch, torch
 
 import chainrule
 from chainrule import optim
@@ -236,14 +235,6 @@ def test_float32_parameters_and_state_stay_float32():
     for key in ("d", "prev_flat_grad", "old_dirs", "old_stps"):
         arrays = state[key] if isinstance(state[key], list) else [state[key]]
         assert all(a.dtype == numpy.float32 for a in arrays), key
-
-
-def is_plain_data(value):
-    if isinstance(value, dict):
-        return all(isinstance(k, (str, int)) and is_plain_data(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return all(is_plain_data(v) for v in value)
-    return value is None or isinstance(value, (numpy.ndarray, numbers.Number, str))
 
 
 @pytest.mark.parametrize("problem", ["rosenbrock", "mlp"])

@@ -1,11 +1,10 @@
 """The optimisers against PyTorch's: the same model, the same starting
 parameters and hyperparameters give the same parameters after many steps."""
 import contextlib
-import numbers
 
 import numpy
 import pytest
-from helpers import requires_torch, torch
+from helpers import is_plain_data, requires_torch, torch
 
 import chainrule
 from chainrule import optim
@@ -302,14 +301,6 @@ def test_zero_grad_detaches_a_gradient_that_has_a_graph():
 
 
 # ---------------------------------------------------------------- state dict
-
-def is_plain_data(value):
-    if isinstance(value, dict):
-        return all(isinstance(k, (str, int)) and is_plain_data(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return all(is_plain_data(v) for v in value)
-    return value is None or isinstance(value, (numpy.ndarray, numbers.Number, str))
-
 
 @pytest.mark.parametrize("name, kwargs", CASES, ids=CASE_IDS)
 def test_state_dict_round_trip_resumes_exactly(name, kwargs):
