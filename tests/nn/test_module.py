@@ -345,6 +345,206 @@ def test_hooks_run_in_order_and_remove_stops_them():
     assert calls == ["second"]
 
 
+# ---------------------------------------------------------------- backward hooks
+
+
+def build_two_in_two_out(lib):
+    class TwoInTwoOut(lib.Module):
+        def __init__(self):
+            super().__init__()
+            self.mix = lib.Linear(3, 3)
+
+        def forward(self, a, scale, b):
+            return self.mix(a) * b, (a - b).tanh() * scale
+
+    return TwoInTwoOut()
+
+
+# Each case: a model written once for both libraries, how it is called, and
+# its inputs as (shape, requires_grad).
+BACKWARD_HOOK_CASES = {
+    "linear": (lambda lib: lib.Linear(3, 2), lambda m, x: m(x), [((4, 3), True)]),
+    "sequential": (lambda lib: lib.Sequential(lib.Linear(3, 4), lib.Tanh(), lib.Linear(4, 2)),
+                   lambda m, x: m(x), [((4, 3), True)]),
+    "two_in_two_out": (build_two_in_two_out, lambda m, a, b: m(a, 2.0, b), [((4, 3), True), ((4, 3), True)]),
+    "input_without_grad": (build_two_in_two_out, lambda m, a, b: m(a, 2.0, b), [((4, 3), True), ((4, 3), False)]),
+    "no_input_requires_grad": (lambda lib: lib.Linear(3, 2), lambda m, x: m(x), [((4, 3), False)]),
+    "unused_output": (build_two_in_two_out, lambda m, a, b: m(a, 2.0, b)[0], [((4, 3), True), ((4, 3), True)]),
+    "called_twice": (lambda lib: lib.Linear(3, 3), lambda m, x: m(m(x).tanh()), [((4, 3), True)]),
+}
+
+
+def twin_models(build):
+    """The same float64 model in chainrule and in PyTorch."""
+    theirs = build(torch.nn).double()
+    ours = build(nn).double()
+    ours.load_state_dict(torch_state_as_numpy(theirs))
+    return ours, theirs
+
+
+def backward_through(lib, model, call, inputs):
+    """Call ``model`` on fresh tensors made from ``inputs`` and backpropagate a fixed
+    weighted sum of its outputs; returns the input tensors."""
+    tensors = [lib.tensor(array, requires_grad=flag) for array, flag in inputs]
+    outputs = call(model, *tensors)
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    rng = numpy.random.default_rng(1)
+    sum((out * lib.tensor(rng.standard_normal(out.shape))).sum() for out in outputs).backward()
+    return tensors
+
+
+def as_numpy(grads):
+    return tuple(None if g is None else numpy.asarray(g.detach().numpy() if torch.is_tensor(g) else g.data)
+                 for g in grads)
+
+
+def record_backward_hooks(model, calls):
+    """Hook every module of ``model``; each hook appends what it was shown to ``calls``."""
+    for name, module in model.named_modules():
+        module.register_full_backward_pre_hook(
+            lambda m, grad_output, name=name: calls.append(("pre", name, as_numpy(grad_output))))
+        module.register_full_backward_hook(
+            lambda m, grad_input, grad_output, name=name: calls.append(
+                ("full", name, as_numpy(grad_input), as_numpy(grad_output))))
+
+
+def assert_same_grads(ours, theirs):
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        assert (a is None) == (b is None)
+        if a is not None:
+            numpy.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@requires_torch
+@pytest.mark.filterwarnings("ignore:Full backward hook is firing")  # PyTorch's note when no input requires grad
+@pytest.mark.parametrize("case", list(BACKWARD_HOOK_CASES))
+def test_backward_hooks_see_what_torch_s_see(case):
+    build, call, shapes = BACKWARD_HOOK_CASES[case]
+    ours, theirs = twin_models(build)
+    inputs = [(array, flag) for array, (_, flag) in zip(random_inputs([s for s, _ in shapes]), shapes)]
+    our_calls, their_calls = [], []
+    record_backward_hooks(ours, our_calls)
+    record_backward_hooks(theirs, their_calls)
+    backward_through(chainrule, ours, call, inputs)
+    backward_through(torch, theirs, call, inputs)
+    assert our_calls and [c[:2] for c in our_calls] == [c[:2] for c in their_calls]  # which fired, in which order
+    for mine, expected in zip(our_calls, their_calls):
+        for grads, expected_grads in zip(mine[2:], expected[2:]):
+            assert_same_grads(grads, expected_grads)
+
+
+@requires_torch
+def test_backward_hooks_under_double_backward_match_torch():
+    ours, theirs = twin_models(BACKWARD_HOOK_CASES["sequential"][0])
+    our_calls, their_calls = [], []
+    record_backward_hooks(ours, our_calls)
+    record_backward_hooks(theirs, their_calls)
+    (x,) = random_inputs([(4, 3)])
+    for lib, model, grad in ((chainrule, ours, chainrule.grad), (torch, theirs, torch.autograd.grad)):
+        inputs = lib.tensor(x, requires_grad=True)
+        (g,) = grad(model(inputs).tanh().sum(), inputs, create_graph=True)
+        (g * g).sum().backward()  # a gradient penalty
+    assert [c[:2] for c in our_calls] == [c[:2] for c in their_calls]
+    for mine, expected in zip(our_calls, their_calls):
+        for grads, expected_grads in zip(mine[2:], expected[2:]):
+            assert_same_grads(grads, expected_grads)
+    assert_same_grads(as_numpy([p.grad for p in ours.parameters()]), as_numpy([p.grad for p in theirs.parameters()]))
+
+def halve_grad_output(module, grad_output):
+    return tuple(None if g is None else g * 0.5 for g in grad_output)
+
+
+def triple_grad_input(module, grad_input, grad_output):
+    return tuple(None if g is None else g * 3 for g in grad_input)
+
+
+def drop_second_output(module, grad_output):
+    return grad_output[0], None
+
+
+@requires_torch
+@pytest.mark.parametrize("case, path, register, hook", [
+    ("sequential", "2", "register_full_backward_pre_hook", halve_grad_output),
+    ("sequential", "2", "register_full_backward_hook", triple_grad_input),
+    ("sequential", "", "register_full_backward_hook", triple_grad_input),
+    ("called_twice", "", "register_full_backward_pre_hook", halve_grad_output),
+    ("two_in_two_out", "", "register_full_backward_pre_hook", drop_second_output),
+    ("two_in_two_out", "mix", "register_full_backward_hook", triple_grad_input),
+])
+def test_replaced_gradients_change_grad_as_in_torch(case, path, register, hook):
+    build, call, shapes = BACKWARD_HOOK_CASES[case]
+    ours, theirs = twin_models(build)
+    getattr(dict(ours.named_modules())[path], register)(hook)
+    getattr(dict(theirs.named_modules())[path], register)(hook)
+    inputs = [(array, flag) for array, (_, flag) in zip(random_inputs([s for s, _ in shapes]), shapes)]
+    our_inputs = backward_through(chainrule, ours, call, inputs)
+    their_inputs = backward_through(torch, theirs, call, inputs)
+    assert_same_grads(as_numpy([t.grad for t in our_inputs]), as_numpy([t.grad for t in their_inputs]))
+    assert_same_grads(as_numpy([p.grad for p in ours.parameters()]), as_numpy([p.grad for p in theirs.parameters()]))
+
+
+def test_removed_backward_hooks_stop_and_prepend_runs_first():
+    layer = nn.Linear(3, 2)
+    calls = []
+    pre = layer.register_full_backward_pre_hook(lambda m, grad_output: calls.append("pre"))
+    full = layer.register_full_backward_hook(lambda m, grad_input, grad_output: calls.append("full"))
+    layer.register_full_backward_hook(lambda m, grad_input, grad_output: calls.append("first"), prepend=True)
+    x = chainrule.randn(4, 3, requires_grad=True)
+    out = layer(x).sum()
+    out.backward(retain_graph=True)
+    out.backward()  # once per backward
+    assert calls == ["pre", "first", "full"] * 2
+    pre.remove()
+    full.remove()
+    calls.clear()
+    layer(x).sum().backward()
+    assert calls == ["first"]
+
+
+def test_without_backward_hooks_the_graph_has_no_extra_nodes():
+    layer = nn.Linear(3, 2)
+    x = chainrule.randn(4, 3, requires_grad=True)
+    plain = layer(x).grad_fn
+    handle = layer.register_full_backward_hook(lambda m, grad_input, grad_output: None)
+    hooked = layer(x).grad_fn
+    assert repr(hooked) == "<BackwardHookTapBackward>"
+    handle.remove()
+    assert type(layer(x).grad_fn) is type(plain)
+    assert all(not isinstance(edge, chainrule.Function) for edge in layer(x).grad_fn.next_functions)
+    layer.register_full_backward_pre_hook(lambda m, grad_output: None)
+    with chainrule.no_grad():
+        assert layer(x).grad_fn is None
+
+
+def test_a_hooked_call_passes_values_through_and_shares_the_version_counter():
+    layer = nn.Identity()
+    layer.register_full_backward_hook(lambda m, grad_input, grad_output: None)
+    x = chainrule.randn(3, requires_grad=True) * 1
+    out = layer(x)
+    assert numpy.shares_memory(out.data, x.data)
+    assert out._version is x._version
+
+
+@pytest.mark.parametrize("register, hook, message", [
+    ("register_full_backward_pre_hook", lambda m, grad_output: (grad_output[0], grad_output[0]),
+     "Linear: a backward pre-hook returned 2 gradients for grad_output, but the call has 1"),
+    ("register_full_backward_hook", lambda m, grad_input, grad_output: (),
+     "Linear: a full backward hook returned 0 gradients for grad_input, but the call has 1"),
+])
+def test_a_replacement_of_the_wrong_length_is_refused(register, hook, message):
+    layer = nn.Linear(3, 2)
+    getattr(layer, register)(hook)
+    with pytest.raises(RuntimeError, match=message):
+        layer(chainrule.randn(4, 3, requires_grad=True)).sum().backward()
+
+
+def test_the_legacy_register_backward_hook_is_absent():
+    # PyTorch's legacy hook shows the last op's gradients, not the module's:
+    # an alias with other values would mislead, so there is none.
+    assert not hasattr(nn.Linear(3, 2), "register_backward_hook")
+
+
 # ---------------------------------------------------------------- state dicts
 
 

@@ -9,9 +9,10 @@ from collections import OrderedDict, namedtuple
 
 import numpy
 
-from ..autograd import RemovableHandle, no_grad
+from ..autograd import RemovableHandle, is_grad_enabled, no_grad
 from ..dtypes import to_dtype
 from ..tensor import Tensor
+from .hooks import BackwardHooks
 from .parameter import Parameter
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -43,6 +44,8 @@ class Module:
         set_attribute(self, "_modules", OrderedDict())
         set_attribute(self, "_forward_hooks", [])
         set_attribute(self, "_forward_pre_hooks", [])
+        set_attribute(self, "_backward_hooks", [])
+        set_attribute(self, "_backward_pre_hooks", [])
 
     # ---------------------------------------------------------------- registration
 
@@ -132,11 +135,18 @@ class Module:
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
+        # Only a call with backward hooks puts identity nodes in the graph.
+        backward_hooks = None
+        if (self._backward_hooks or self._backward_pre_hooks) and is_grad_enabled():
+            backward_hooks = BackwardHooks(self)
+            args = backward_hooks.tap_inputs(args)
         output = self.forward(*args, **kwargs)
         for hook in self._forward_hooks:
             result = hook(self, args, output)
             if result is not None:
                 output = result
+        if backward_hooks is not None:
+            output = backward_hooks.tap_outputs(output)
         return output
 
     def register_forward_hook(self, hook):
@@ -148,6 +158,44 @@ class Module:
         """``hook(module, args)`` runs before ``forward``; a non-None return replaces the arguments."""
         self._forward_pre_hooks.append(hook)
         return RemovableHandle(self._forward_pre_hooks, hook)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """Call ``hook(module, grad_input, grad_output)`` once the gradients of a
+        call's inputs are computed.
+
+        ``grad_output`` holds the gradients of the call's tensor outputs (a
+        tensor or the tensors of a tuple), ``grad_input`` those of its
+        positional arguments: None for a non-tensor, zeros for a tensor that
+        received none. A non-None return (a tuple of the same length)
+        replaces ``grad_input`` in the rest of backward. Hooks run in
+        registration order, or first with ``prepend=True``. Returns a handle
+        whose ``remove()`` detaches the hook.
+
+        Example
+        -------
+        >>> layer = nn.Linear(3, 2)
+        >>> handle = layer.register_full_backward_hook(
+        ...     lambda module, grad_input, grad_output: (grad_input[0].clamp(-1, 1),))
+        >>> layer(chainrule.randn(4, 3, requires_grad=True)).sum().backward()
+        >>> handle.remove()
+        """
+        return _add_hook(self._backward_hooks, hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """Call ``hook(module, grad_output)`` when the gradients of a call's
+        outputs are known, before the module's own backward runs.
+
+        A non-None return (a tuple with one entry per output) replaces
+        ``grad_output`` for the module's backward and the full backward
+        hooks. Returns a handle whose ``remove()`` detaches the hook.
+
+        Example
+        -------
+        >>> layer = nn.Linear(3, 2)
+        >>> handle = layer.register_full_backward_pre_hook(lambda module, grad_output: (grad_output[0] * 0.5,))
+        >>> layer(chainrule.randn(4, 3)).sum().backward()   # layer.weight.grad is halved
+        """
+        return _add_hook(self._backward_pre_hooks, hook, prepend)
 
     # ---------------------------------------------------------------- traversal
 
@@ -320,6 +368,11 @@ class Module:
 
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
+
+
+def _add_hook(hooks, hook, prepend):
+    hooks.insert(0 if prepend else len(hooks), hook)
+    return RemovableHandle(hooks, hook)
 
 
 def _as_array(value):
