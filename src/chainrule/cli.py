@@ -385,7 +385,7 @@ def command_train(args):
         write_manifest(run_dir / MANIFEST_FILE, manifest)
 
     def on_main(callback):
-        # Checkpoints restore callbacks' state by position: every rank keeps a list of the same length.
+        # Only rank 0 prints and writes; the other ranks get a callback that does nothing.
         return callback if main_process else Callback()
 
     callbacks = [on_main(ManifestRecord(current_manifest, lambda message: _warn("train", message))),

@@ -165,6 +165,22 @@ class _LayerRecord:
         measured = comparable and previous_square > 0
         self.update_ratio.append(_norm(update_square / previous_square) if measured else math.nan)
 
+    def state_dict(self):
+        return {"grad_norm": _series(self.grad_norm), "weight_norm": _series(self.weight_norm),
+                "update_ratio": _series(self.update_ratio),
+                # the next step's update is measured against these
+                "previous": [saved.copy() for saved in self.previous]}
+
+    def load_state_dict(self, state):
+        self.grad_norm, self.weight_norm, self.update_ratio = (
+            state[key].tolist() for key in ("grad_norm", "weight_norm", "update_ratio"))
+        self.previous = [numpy.array(saved) for saved in state["previous"]]
+
+
+def _series(values):
+    """A recorded series as a float64 array, for a checkpoint: NaN and Inf survive, bit for bit."""
+    return numpy.array(values, dtype=numpy.float64)
+
 
 def _finite_or_inf(value):
     return value if math.isfinite(value) else math.inf
@@ -250,6 +266,20 @@ class _ActivationRecord:
         if dead:
             self.recent_alive.append(self.alive)
         self._reset()
+
+    def state_dict(self):
+        return {"mean": _series(self.mean), "std": _series(self.std), "saturated": _series(self.saturated),
+                "dead": _series(self.dead), "recent_alive": list(self.recent_alive),
+                # what the step in progress has seen so far
+                "count": self.count, "total": self.total, "total_square": self.total_square,
+                "saturated_count": self.saturated_count, "alive": self.alive}
+
+    def load_state_dict(self, state):
+        self.mean, self.std, self.saturated, self.dead = (
+            state[key].tolist() for key in ("mean", "std", "saturated", "dead"))
+        self.recent_alive = collections.deque(state["recent_alive"], maxlen=self.recent_alive.maxlen)
+        self.count, self.total, self.total_square = state["count"], state["total"], state["total_square"]
+        self.saturated_count, self.alive = state["saturated_count"], state["alive"]
 
     def dead_across_window(self):
         """The fraction of units that fired in none of the recent recorded steps."""
@@ -376,6 +406,43 @@ class GradientHealth:
         for handle in self._handles:
             handle.remove()
         self._handles = []
+
+    # ---------------------------------------------------------------- checkpoints
+
+    def state_dict(self):
+        """Everything recorded, and what the next step needs, as arrays and JSON-friendly
+        values: what a checkpoint keeps so that a resumed run continues the history exactly.
+        The settings (``every``, ``window``, ``thresholds``) are the constructor's, not state."""
+        return {"step_count": self._step_count, "steps": numpy.array(self.steps, dtype=numpy.int64),
+                "forward_order": list(self._forward_order),
+                "layers": {label: layer.state_dict() for label, layer in self._layers.items()},
+                "activations": {label: record.state_dict() for label, record in self._activations.items()}}
+
+    def load_state_dict(self, state):
+        """Continue from a ``state_dict()`` of a monitor of the same model; what this one
+        recorded is replaced. The hooks are left as the constructor registered them, so
+        loading (once or many times) never adds a second set."""
+        if set(state["layers"]) != set(self._layers) or set(state["activations"]) != set(self._activations):
+            raise ValueError(f"GradientHealth.load_state_dict: the state is of a model with layers "
+                             f"{list(state['layers'])} and activations {list(state['activations'])}; "
+                             f"this one watches {list(self._layers)} and {list(self._activations)}")
+        self._step_count, self.steps = state["step_count"], state["steps"].tolist()
+        self._forward_order = list(state["forward_order"])
+        self._seen = set(self._forward_order)
+        for label, layer in self._layers.items():
+            layer.load_state_dict(state["layers"][label])
+        for label, record in self._activations.items():
+            record.load_state_dict(state["activations"][label])
+
+    def start_at(self, step):
+        """Join a run that has already taken ``step`` optimiser steps: number the next
+        step ``step`` and measure its update from the weights as they are now (a resumed
+        run whose checkpoint holds no monitor state). Only before anything is recorded."""
+        if self.steps:
+            raise ValueError(f"GradientHealth.start_at: {len(self.steps)} steps are already recorded")
+        self._step_count = step
+        if self._recording():
+            self._snapshot()
 
     # ---------------------------------------------------------------- reading
 

@@ -29,7 +29,9 @@ class Callback:
         pass
 
     def state_dict(self):
-        """What this callback must remember across a resume (JSON-friendly)."""
+        """What this callback must remember across a resume: numbers, strings and arrays in dicts and
+        lists (a checkpoint holds the arrays as tensors and the rest as JSON). A resumed run gives
+        each callback the saved state of its own class."""
         return {}
 
     def load_state_dict(self, state):

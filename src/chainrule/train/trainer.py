@@ -206,6 +206,7 @@ class Trainer:
             "epoch": self.epoch, "step": self.step, "history": self.history,
             "rng": chainrule_random.get_rng_state(),
             "callbacks": [callback.state_dict() for callback in self.callbacks],
+            "callback_types": [type(callback).__name__ for callback in self.callbacks],
             "running": self._running_totals_over_ranks(),
         }
         if self.scheduler is not None:
@@ -229,8 +230,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch, self.step, self.history = state["epoch"], state["step"], state["history"]
         chainrule_random.set_rng_state(state["rng"])
-        for callback, callback_state in zip(self.callbacks, state["callbacks"]):
-            callback.load_state_dict(callback_state)
+        self._load_callbacks(state["callbacks"], state.get("callback_types"))
         self._running = None
         if state["running"] is not None:
             # The saved totals cover every rank; rank 0 carries them, so the
@@ -244,6 +244,19 @@ class Trainer:
             self.scheduler.load_state_dict(state["scheduler"])
         if "loader" in state and self._train_loader is not None:
             self._train_loader.load_state_dict(state["loader"])
+
+    def _load_callbacks(self, states, types):
+        """Give each callback the next saved state of its own type. By type, not by position:
+        a run resumed with a callback added or dropped (``--grad-health``, say) then hands no
+        callback another's state, and a callback without a saved state keeps its own."""
+        if types is None:  # a checkpoint from before the types were saved: by position
+            types = [type(callback).__name__ for callback in self.callbacks]
+        saved = {}
+        for name, state in zip(types, states):
+            saved.setdefault(name, []).append(state)
+        for callback in self.callbacks:
+            if saved.get(type(callback).__name__):
+                callback.load_state_dict(saved[type(callback).__name__].pop(0))
 
     def save_checkpoint(self, path):
         state = self.state_dict()  # on every rank: it holds collectives
