@@ -16,7 +16,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:reduction. 'mean' divides:UserWa
 NAMES = ["MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
          "NLLLoss", "KLDivLoss", "PoissonNLLLoss", "GaussianNLLLoss", "MarginRankingLoss", "HingeEmbeddingLoss",
          "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "MultiLabelMarginLoss",
-         "CosineEmbeddingLoss", "TripletMarginLoss"]
+         "CosineEmbeddingLoss", "TripletMarginLoss", "CTCLoss"]
 RNG = numpy.random.default_rng(11)
 SCORES = RNG.uniform(-3, 3, (5, 4))
 LABELS = numpy.array([1, -100, 0, 3, 3])
@@ -25,6 +25,8 @@ PROBS = RNG.uniform(0.05, 0.95, (5, 4))
 DISTRIBUTION = PROBS / PROBS.sum(axis=1, keepdims=True)
 SIGNS = numpy.array([1, -1, -1, 1, 1])
 MULTI_LABELS = numpy.array([[0, 3, -1, 2], [1, -1, 0, 0], [-1, 0, 0, 0], [2, 1, 0, 3], [3, 3, -1, 1]])
+STEPS = RNG.uniform(-3, 3, (8, 2, 4))
+LOG_PROBS = STEPS - numpy.log(numpy.exp(STEPS).sum(axis=2, keepdims=True))
 
 # (module name, constructor keywords, forward inputs); NumPy arrays among the
 # keywords become each framework's tensors.
@@ -54,6 +56,11 @@ CASES = [
     ("MultiLabelMarginLoss", {"reduction": "none"}, [SCORES, MULTI_LABELS]),
     ("CosineEmbeddingLoss", {"margin": 0.1}, [SCORES, PROBS, SIGNS]),
     ("TripletMarginLoss", {"margin": 3.0, "p": 1.0, "swap": True}, [SCORES, PROBS, DISTRIBUTION]),
+    ("CTCLoss", {}, [LOG_PROBS, numpy.array([[1, 1, 2], [3, 0, 0]]), numpy.array([8, 6]), numpy.array([3, 1])]),
+    # concatenated targets, the last class as blank; the second sample cannot fit 1 1 1 1 (7 steps with its
+    # blanks) into 6
+    ("CTCLoss", {"blank": 3, "reduction": "sum", "zero_infinity": True},
+     [LOG_PROBS, numpy.array([2, 0, 1, 1, 1, 1]), numpy.array([8, 6]), numpy.array([2, 4])]),
 ]
 
 
@@ -154,6 +161,7 @@ def test_repr():
     assert repr(nn_loss.MultiMarginLoss(p=2)) == "MultiMarginLoss(reduction='mean', p=2, margin=1.0)"
     assert repr(nn_loss.MultiLabelMarginLoss()) == "MultiLabelMarginLoss(reduction='mean')"
     assert repr(nn_loss.CosineEmbeddingLoss()) == "CosineEmbeddingLoss(reduction='mean', margin=0.0)"
+    assert repr(nn_loss.CTCLoss(blank=3)) == "CTCLoss(reduction='mean', blank=3, zero_infinity=False)"
     assert (repr(nn_loss.TripletMarginLoss(swap=True))
             == "TripletMarginLoss(reduction='mean', margin=1.0, p=2.0, eps=1e-06, swap=True)")
 
@@ -199,5 +207,7 @@ def test_forward_errors_name_the_loss():
         nn_loss.NLLLoss()(chainrule.tensor(SCORES), chainrule.tensor(LABELS.astype(float)))
     with pytest.raises(ValueError, match=r"multilabel_margin_loss: target holds 4, but the input has 4 classes"):
         nn_loss.MultiLabelMarginLoss()(chainrule.tensor(SCORES), chainrule.tensor(MULTI_LABELS + 1))
+    with pytest.raises(ValueError, match="ctc_loss: targets hold the blank, class 3"):
+        nn_loss.CTCLoss(blank=3)(chainrule.tensor(LOG_PROBS), chainrule.tensor([[1, 3], [2, 2]]), [8, 8], [2, 2])
     with pytest.raises(ValueError, match=r"gaussian_nll_loss: var has shape \(4,\)"):
         nn_loss.GaussianNLLLoss()(chainrule.tensor(SCORES), chainrule.tensor(PROBS), chainrule.tensor(WEIGHT4))

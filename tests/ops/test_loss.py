@@ -615,3 +615,162 @@ def test_new_loss_errors():
             L.multilabel_margin_loss, x, labels)
     _raises(r"multilabel_margin_loss: target holds -2, but the input has 3 classes \(valid entries are 0 to 2, or "
             r"-1 to end a row\)", L.multilabel_margin_loss, x, chainrule.tensor(MULTI_LABELS - 1))
+
+
+# ------------------------------------------------------------------ connectionist temporal classification
+
+def _log_softmax(x, axis=-1):
+    return x - numpy.log(numpy.exp(x).sum(axis=axis, keepdims=True))
+
+
+CTC_LOGITS = uniform((12, 3, 5), -3.0, 3.0)
+CTC_LOG_PROBS = _log_softmax(CTC_LOGITS)
+# Sample 0 repeats a label (2, 2), so its alignments need a blank between them; the padding
+# beyond each target length is ignored, whatever it holds.
+CTC_PADDED = numpy.array([[1, 2, 2, 3], [4, 4, -1, -1], [3, 1, 2, 9]])
+CTC_CONCATENATED = numpy.array([1, 2, 2, 3, 4, 4, 3, 1, 2])
+CTC_TARGET_LENGTHS, CTC_INPUT_LENGTHS = [4, 2, 3], [12, 9, 7]
+CTC_IMPOSSIBLE = numpy.array([[1, 2, 0], [1, 1, 1], [3, 3, 0]])  # with 4 steps, 1 1 1 (5 with its blanks) cannot fit
+
+
+def _ctc_case(tag, log_probs, targets, input_lengths, target_lengths, **kwargs):
+    return pytest.param(log_probs, targets, input_lengths, target_lengths, kwargs,
+                        id=tag + "," + ",".join(f"{k}={v}" for k, v in kwargs.items()))
+
+
+CTC_CASES = []
+for _reduction in REDUCTIONS:
+    # lengths as tensors for padded targets, as lists of ints for concatenated ones
+    CTC_CASES += [
+        _ctc_case("padded", CTC_LOG_PROBS, CTC_PADDED, numpy.array(CTC_INPUT_LENGTHS),
+                  numpy.array(CTC_TARGET_LENGTHS), reduction=_reduction),
+        _ctc_case("concatenated", CTC_LOG_PROBS, CTC_CONCATENATED, CTC_INPUT_LENGTHS, CTC_TARGET_LENGTHS,
+                  reduction=_reduction),
+        # Not normalised: PyTorch's gradient formula holds for any log_probs.
+        _ctc_case("unnormalised", CTC_LOGITS, CTC_CONCATENATED, CTC_INPUT_LENGTHS, CTC_TARGET_LENGTHS,
+                  reduction=_reduction),
+        _ctc_case("blank C-1", CTC_LOG_PROBS, CTC_PADDED % 4, CTC_INPUT_LENGTHS, CTC_TARGET_LENGTHS, blank=4,
+                  reduction=_reduction),
+        # An empty target (the mean divides its loss by 1), and an empty input with an empty target (loss 0).
+        _ctc_case("empty", CTC_LOG_PROBS, CTC_PADDED, [12, 0, 5], [2, 0, 0], reduction=_reduction),
+        _ctc_case("impossible", CTC_LOG_PROBS, CTC_IMPOSSIBLE, [12, 4, 7], [2, 3, 2], reduction=_reduction,
+                  zero_infinity=True),
+        _ctc_case("unbatched", CTC_LOG_PROBS[:, 0], CTC_PADDED[0], 11, 4, reduction=_reduction),
+    ]
+# Without zero_infinity the impossible sample's loss is inf and its gradient nan, in both.
+CTC_CASES.append(_ctc_case("impossible", CTC_LOG_PROBS, CTC_IMPOSSIBLE, [12, 4, 7], [2, 3, 0], reduction="none"))
+# A long sequence: probabilities far below the smallest float, kept in log space.
+CTC_CASES.append(_ctc_case("long", _log_softmax(uniform((400, 2, 6), -4.0, 4.0)),
+                           RNG.integers(1, 6, (2, 120)), [400, 390], [120, 100], reduction="sum"))
+
+
+def _ctc_in_each_framework(targets, input_lengths, target_lengths, kwargs):
+    def wrap(tensor, value):
+        return tensor(value) if isinstance(value, numpy.ndarray) else value
+    # PyTorch takes one sequence's lengths as a list or a tensor; chainrule also as an int.
+    torch_lengths = [[n] if isinstance(n, int) else n for n in (input_lengths, target_lengths)]
+
+    def ours(log_probs):
+        return L.ctc_loss(log_probs, chainrule.tensor(targets), wrap(chainrule.tensor, input_lengths),
+                          wrap(chainrule.tensor, target_lengths), **kwargs)
+
+    def theirs(log_probs):
+        return torch.nn.functional.ctc_loss(log_probs, torch.tensor(targets), *[wrap(torch.tensor, n)
+                                            for n in torch_lengths], **kwargs)
+
+    return ours, theirs
+
+
+@requires_torch
+@pytest.mark.parametrize("log_probs, targets, input_lengths, target_lengths, kwargs", CTC_CASES)
+def test_ctc_loss_matches_torch(log_probs, targets, input_lengths, target_lengths, kwargs):
+    ours, theirs = _ctc_in_each_framework(targets, input_lengths, target_lengths, kwargs)
+    compare_with_torch(ours, theirs, [log_probs])
+
+
+def test_ctc_loss_gradient_through_log_softmax_matches_finite_differences():
+    targets, lengths = chainrule.tensor([[1, 1], [2, 0]]), ([4, 3], [2, 1])
+    check_gradients(lambda x: L.ctc_loss(log_softmax(x, dim=-1), targets, *lengths, reduction="sum"),
+                    [uniform((4, 2, 3))], second_order=False)
+
+
+def test_ctc_loss_gradient_is_exp_log_probs_plus_the_derivative():
+    # PyTorch's gradient, and so chainrule's, is exp(log_probs) plus the partial derivative with
+    # respect to log_probs, within each input length: log_softmax's backward maps the exp(log_probs)
+    # part to 0, so the gradient with respect to the logits is exact.
+    values = uniform((4, 2, 3))
+    log_probs = chainrule.tensor(values, requires_grad=True)
+    targets, lengths = chainrule.tensor([[1, 1], [2, 0]]), ([4, 3], [2, 1])
+    L.ctc_loss(log_probs, targets, *lengths, reduction="sum").backward()
+    steps = 1e-6 * numpy.eye(values.size).reshape((-1,) + values.shape)
+    differences = [(L.ctc_loss(chainrule.tensor(values + h), targets, *lengths, reduction="sum").item()
+                    - L.ctc_loss(chainrule.tensor(values - h), targets, *lengths, reduction="sum").item()) / 2e-6
+                   for h in steps]
+    within = (numpy.arange(4)[:, None] < numpy.array([4, 3]))[..., None]
+    numpy.testing.assert_allclose(log_probs.grad.data - within * numpy.exp(values),
+                                  numpy.reshape(differences, values.shape), atol=1e-7)
+
+
+def test_ctc_loss_float32_in_float32_out():
+    log_probs = chainrule.tensor(CTC_LOG_PROBS.astype(numpy.float32), requires_grad=True)
+    loss = L.ctc_loss(log_probs, chainrule.tensor(CTC_PADDED), CTC_INPUT_LENGTHS, CTC_TARGET_LENGTHS)
+    loss.backward()
+    assert loss.dtype == log_probs.grad.dtype == numpy.float32
+    reference = chainrule.tensor(CTC_LOG_PROBS, requires_grad=True)
+    L.ctc_loss(reference, chainrule.tensor(CTC_PADDED), CTC_INPUT_LENGTHS, CTC_TARGET_LENGTHS).backward()
+    numpy.testing.assert_allclose(log_probs.grad.data, reference.grad.data, rtol=1e-4, atol=1e-6)
+
+
+def test_ctc_loss_is_one_node_whose_gradient_cannot_be_differentiated_again():
+    log_probs = chainrule.tensor(CTC_LOG_PROBS, requires_grad=True)
+    loss = L.ctc_loss(log_probs, chainrule.tensor(CTC_PADDED), CTC_INPUT_LENGTHS, CTC_TARGET_LENGTHS,
+                      reduction="none")
+    assert type(loss.grad_fn) is L.CTC and loss.grad_fn.next_functions == (log_probs,)
+    # create_graph gives the right first derivative; differentiating it again raises.
+    (recorded,) = chainrule.grad(loss.sum(), log_probs, create_graph=True)
+    (plain,) = chainrule.grad(loss.sum(), log_probs)
+    numpy.testing.assert_array_equal(recorded.data, plain.data)
+    with pytest.raises(RuntimeError, match="ctc_loss: second derivatives are not supported"):
+        recorded.sum().backward()
+
+
+def test_ctc_loss_errors():
+    log_probs, targets = chainrule.tensor(CTC_LOG_PROBS), chainrule.tensor(CTC_PADDED)
+    lengths = (CTC_INPUT_LENGTHS, CTC_TARGET_LENGTHS)
+
+    def raises(match, log_probs=log_probs, targets=targets, input_lengths=lengths[0], target_lengths=lengths[1],
+               **kwargs):
+        _raises(match, L.ctc_loss, log_probs, targets, input_lengths, target_lengths, **kwargs)
+
+    raises("ctc_loss: reduction must be one of .*; got 'avg'", reduction="avg")
+    raises("ctc_loss: the log_probs must be a floating-point tensor, got int64",
+           log_probs=chainrule.tensor(numpy.zeros((12, 3, 5), dtype=numpy.int64)))
+    raises(r"ctc_loss: log_probs must have shape \(T, N, C\), or \(T, C\) for one sequence, with no dim 0; got "
+           r"shape \(12, 3, 5, 1\)", log_probs=log_probs[..., None])
+    raises(r"ctc_loss: log_probs .* got shape \(0, 3, 5\)", log_probs=log_probs[:0])
+    raises("ctc_loss: blank must be a class index, 0 to 4, got 5", blank=5)
+    raises("ctc_loss: blank must be a class index, 0 to 4, got -1", blank=-1)
+    raises("ctc_loss: input_lengths must be integers, got float64", input_lengths=[12.0, 9.0, 7.0])
+    raises(r"ctc_loss: input_lengths must hold one length per sequence, shape \(3,\), got shape \(2,\)",
+           input_lengths=[12, 9])
+    raises(r"ctc_loss: target_lengths must hold one length per sequence, shape \(3,\), got shape \(4,\)",
+           target_lengths=chainrule.tensor([4, 2, 3, 1]))
+    raises("ctc_loss: input_lengths must not be negative, got -1", input_lengths=[12, -1, 7])
+    raises("ctc_loss: target_lengths must not be negative, got -2", target_lengths=[4, -2, 3])
+    raises("ctc_loss: input_lengths must be at most T = 12, the steps of log_probs; got 13", input_lengths=[13, 9, 7])
+    raises("ctc_loss: targets must hold integer class indices, got float64", targets=chainrule.tensor(CTC_PADDED * 1.0))
+    raises(r"ctc_loss: padded targets of shape \(3, 4\) must have shape \(N, S\) with N = 3 sequences and S at least "
+           r"the longest target length, 5", target_lengths=[5, 2, 3])
+    raises(r"ctc_loss: padded targets of shape \(2, 4\)", targets=targets[:2])
+    raises("ctc_loss: concatenated targets hold 9 labels, but target_lengths add up to 8",
+           targets=chainrule.tensor(CTC_CONCATENATED), target_lengths=[4, 1, 3])
+    raises(r"ctc_loss: targets must be padded, shape \(N, S\), or concatenated, 1-D; got shape \(1, 3, 4\)",
+           targets=targets[None])
+    raises(r"ctc_loss: targets hold class 5, but log_probs has 5 classes \(valid labels are 0 to 4\)",
+           targets=chainrule.tensor([[1, 2, 5, 3], [1, 1, 0, 0], [1, 1, 1, 0]]))
+    raises("ctc_loss: targets hold class -1", targets=chainrule.tensor(CTC_CONCATENATED - 2))
+    raises("ctc_loss: targets hold the blank, class 0; it separates labels and cannot be one",
+           targets=chainrule.tensor([[1, 2, 0, 3], [1, 1, 0, 0], [1, 1, 1, 0]]))
+    raises("ctc_loss: targets hold the blank, class 4", blank=4)
+    raises(r"ctc_loss: for one sequence, \(T, C\) log_probs, targets must be 1-D, got shape \(3, 4\)",
+           log_probs=log_probs[:, 0], input_lengths=12, target_lengths=4)

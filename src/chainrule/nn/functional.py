@@ -7,8 +7,8 @@ from ..ops.conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose
 from ..ops.embedding import embedding
 from ..ops.linear import linear
 from ..ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cosine_embedding_loss,
-                        cosine_similarity, cross_entropy, gaussian_nll_loss, hinge_embedding_loss, huber_loss, kl_div,
-                        l1_loss, margin_ranking_loss, mse_loss, multi_margin_loss, multilabel_margin_loss,
+                        cosine_similarity, cross_entropy, ctc_loss, gaussian_nll_loss, hinge_embedding_loss, huber_loss,
+                        kl_div, l1_loss, margin_ranking_loss, mse_loss, multi_margin_loss, multilabel_margin_loss,
                         multilabel_soft_margin_loss, nll_loss, pairwise_distance, poisson_nll_loss, smooth_l1_loss,
                         soft_margin_loss, triplet_margin_loss)
 from ..ops.normalization import batch_norm, group_norm, instance_norm, layer_norm
@@ -29,4 +29,5 @@ __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", 
            "relu6", "selu", "softmin", "softshrink", "softsign", "tanhshrink", "threshold",
            "cosine_embedding_loss", "cosine_similarity", "gaussian_nll_loss", "hinge_embedding_loss",
            "margin_ranking_loss", "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
-           "pairwise_distance", "poisson_nll_loss", "soft_margin_loss", "triplet_margin_loss", "instance_norm"]
+           "pairwise_distance", "poisson_nll_loss", "soft_margin_loss", "triplet_margin_loss", "instance_norm",
+           "ctc_loss"]

@@ -6,10 +6,10 @@ Constructor arguments match PyTorch's, the deprecated ``size_average`` and
 means the same in both, and a weighted loss's state dict has the same keys.
 """
 from ..ops.loss import (KL_DIV_REDUCTIONS, binary_cross_entropy, binary_cross_entropy_with_logits,
-                        cosine_embedding_loss, cross_entropy, gaussian_nll_loss, hinge_embedding_loss, huber_loss,
-                        kl_div, l1_loss, margin_ranking_loss, mse_loss, multi_margin_loss, multilabel_margin_loss,
-                        multilabel_soft_margin_loss, nll_loss, poisson_nll_loss, resolve_reduction, smooth_l1_loss,
-                        soft_margin_loss, triplet_margin_loss)
+                        cosine_embedding_loss, cross_entropy, ctc_loss, gaussian_nll_loss, hinge_embedding_loss,
+                        huber_loss, kl_div, l1_loss, margin_ranking_loss, mse_loss, multi_margin_loss,
+                        multilabel_margin_loss, multilabel_soft_margin_loss, nll_loss, poisson_nll_loss,
+                        resolve_reduction, smooth_l1_loss, soft_margin_loss, triplet_margin_loss)
 from .module import Module
 
 
@@ -188,6 +188,29 @@ class NLLLoss(_WeightedLoss):
 
     def extra_repr(self):
         return f"{super().extra_repr()}, ignore_index={self.ignore_index}"
+
+
+class CTCLoss(_Loss):
+    """Connectionist temporal classification, for labelling sequences without an
+    alignment (speech, handwriting); called as ``loss(log_probs, targets,
+    input_lengths, target_lengths)``; see ``ctc_loss``.
+
+    Example
+    -------
+    >>> log_probs = chainrule.randn(30, 2, 5).log_softmax(dim=2)
+    >>> nn.CTCLoss(zero_infinity=True)(log_probs, chainrule.tensor([1, 2, 2, 3, 4]), [30, 25], [3, 2])
+    """
+
+    def __init__(self, blank=0, reduction="mean", zero_infinity=False):
+        super().__init__(reduction=reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=self.blank,
+                        reduction=self.reduction, zero_infinity=self.zero_infinity)
+
+    def extra_repr(self):
+        return f"{super().extra_repr()}, blank={self.blank}, zero_infinity={self.zero_infinity}"
 
 
 class KLDivLoss(_Loss):

@@ -568,6 +568,231 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     return _reduce(losses, reduction)
 
 
+# ------------------------------------------------------------------ sequences
+
+def _shift(x, k):
+    """``x`` moved ``k`` positions along its last axis (towards higher positions for k > 0,
+    lower for k < 0), -inf filling the positions left empty."""
+    xp = array_module(x)
+    empty = xp.full(x.shape[:-1] + (max(k, -k),), -xp.inf, dtype=x.dtype)  # this module's abs is the tensor op
+    if k > 0:
+        return xp.concatenate([empty, x], axis=-1)[..., :x.shape[-1]]
+    return xp.concatenate([x, empty], axis=-1)[..., -k:]
+
+
+class CTC(Function):
+    """Connectionist temporal classification: -log p(labels | log_probs) per sample,
+    summed over every alignment in log space. See docs/losses.md for the maths.
+
+    Each sample's labels l become the extended sequence l' = (blank, l1, blank,
+    l2, ..., blank) of 2 S + 1 positions. alpha_t(s), the log-probability of
+    emitting the first s + 1 positions of l' in the first t + 1 steps, runs forward:
+
+        alpha_t(s) = u_t(l'_s) + logsumexp(alpha_{t-1}(s), alpha_{t-1}(s-1), alpha_{t-1}(s-2))
+
+    with u = log_probs, and the skip from s - 2 allowed only onto a label that
+    differs from the one two positions back (so repeated labels need a blank
+    between them). beta, the same from the end, runs backward;
+    exp(alpha_t(s) + beta_t(s) - u_t(l'_s) + nll) is the probability that the
+    alignment is at position s at step t. The gradient is PyTorch's: exp(u)
+    minus those occupancies summed per class, within each input length.
+    """
+
+    @classmethod
+    def op_name(cls):
+        return "ctc_loss"
+
+    def forward(self, log_probs, *, labels, input_lengths, target_lengths, blank, zero_infinity):
+        xp = array_module(log_probs)
+        steps, batch, _ = log_probs.shape
+        self.input_lengths, self.zero_infinity = input_lengths, zero_infinity
+        # The extended labels l' (positions beyond a sample's labels hold the blank too,
+        # and nothing reaches its end from them) and where the skip from s - 2 is allowed.
+        self.extended = xp.full((batch, 2 * labels.shape[1] + 1), blank, dtype=labels.dtype)
+        self.extended[:, 1::2] = labels
+        self.skip = xp.zeros(self.extended.shape, dtype=bool)
+        self.skip[:, 3::2] = labels[:, 1:] != labels[:, :-1]
+        emitted = self.emissions(log_probs)
+        positions = xp.arange(self.extended.shape[1])
+        # log 1 where an alignment may start (the first blank or label) and end (the last ones).
+        start = xp.where(positions < 2, 0, -xp.inf).astype(log_probs.dtype)
+        ends = (positions >= 2 * target_lengths[:, None] - 1) & (positions <= 2 * target_lengths[:, None])
+        self.last = xp.where(ends, 0, -xp.inf).astype(log_probs.dtype)
+        self.alpha = xp.empty_like(emitted)
+        self.alpha[0] = emitted[0] + start
+        for t in range(1, steps):
+            previous = self.alpha[t - 1]
+            into = xp.logaddexp(previous, _shift(previous, 1))
+            self.alpha[t] = emitted[t] + xp.logaddexp(into, xp.where(self.skip, _shift(previous, 2), -xp.inf))
+        # Each sample ends at its step T_n - 1, on its last label or the blank after it.
+        rows = xp.arange(batch)
+        final = self.alpha[xp.maximum(input_lengths - 1, 0), rows]
+        on_label = xp.where(target_lengths > 0, final[rows, xp.maximum(2 * target_lengths - 1, 0)], -xp.inf)
+        likelihood = xp.logaddexp(final[rows, 2 * target_lengths], on_label)
+        # No steps at all: the empty labelling has probability 1, any other 0.
+        likelihood = xp.where(input_lengths > 0, likelihood, xp.where(target_lengths == 0, 0, -xp.inf))
+        self.nll = -likelihood.astype(log_probs.dtype)
+        return xp.where(self.nll == xp.inf, 0, self.nll) if zero_infinity else self.nll
+
+    def emissions(self, log_probs):
+        """u_t(l'_s) for every step, sample and extended position: shape (T, N, 2 S + 1)."""
+        xp = array_module(log_probs)
+        return log_probs[:, xp.arange(log_probs.shape[1])[:, None], self.extended]
+
+    def backward(self, g):
+        log_probs = self.inputs[0].data
+        xp = array_module(log_probs)
+        steps, batch, classes = log_probs.shape
+        emitted = self.emissions(log_probs)
+        # beta_t(s): the log-probability of emitting positions s.. of l' in steps t..T_n - 1,
+        # u_t(l'_s) included; it starts at each sample's own last step.
+        beta = xp.empty_like(emitted)
+        later = xp.full(emitted.shape[1:], -xp.inf, dtype=emitted.dtype)
+        for t in reversed(range(steps)):
+            into = xp.logaddexp(later, _shift(later, -1))
+            stepped = emitted[t] + xp.logaddexp(into, _shift(xp.where(self.skip, later, -xp.inf), -2))
+            later = beta[t] = xp.where((t == self.input_lengths - 1)[:, None], emitted[t] + self.last, stepped)
+        within = (xp.arange(steps)[:, None] < self.input_lengths)[..., None]
+        impossible = (self.nll == xp.inf)[:, None]
+        # alpha + beta counts u_t(l'_s) twice, hence the one subtraction.
+        with xp.errstate(invalid="ignore"):  # inf - inf for an impossible sample, replaced below
+            occupancy = xp.where(within, xp.exp(self.alpha + beta + self.nll[:, None] - emitted), 0)
+        # Sum the occupancies of the positions that hold each class.
+        slots = (xp.arange(steps * batch).reshape(steps, batch, 1) * classes + self.extended).ravel()
+        per_class = xp.bincount(slots, weights=occupancy.ravel(), minlength=steps * batch * classes)
+        grad = xp.where(within, xp.exp(log_probs), 0) - per_class.reshape(log_probs.shape).astype(log_probs.dtype)
+        # An impossible sample's gradient is nan within its input length, as in PyTorch, or 0 with zero_infinity.
+        grad = xp.where(within & impossible, 0 if self.zero_infinity else xp.nan, grad) * g.data[:, None]
+        if is_grad_enabled():
+            return CTCGradient.apply(self.inputs[0], g, value=grad)
+        return constant(grad)
+
+
+class CTCGradient(Function):
+    """The gradient of ctc_loss as a recorded node, for a backward run with
+    ``create_graph=True``: its value is right, and differentiating it again
+    raises rather than silently giving zero second derivatives."""
+
+    saves_inputs = False
+
+    @classmethod
+    def op_name(cls):
+        return "ctc_loss_backward"
+
+    def forward(self, log_probs, g, *, value):
+        return value
+
+    def backward(self, g):
+        raise RuntimeError("ctc_loss: second derivatives are not supported (PyTorch has none either); its "
+                           "gradient was recorded with create_graph=True but cannot be differentiated again")
+
+
+def _sequence_lengths(name, role, lengths, batch, xp):
+    """``lengths`` (a Tensor, a sequence of ints, or an int for one sequence) as an integer array of shape (N,)."""
+    values = xp.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
+    if values.dtype.kind not in "iu":
+        raise ValueError(f"{name}: {role} must be integers, got {values.dtype}")
+    if values.shape != (batch,) and values.size == batch == 1:
+        values = values.reshape(1)
+    if values.shape != (batch,):
+        raise ValueError(f"{name}: {role} must hold one length per sequence, shape ({batch},), "
+                         f"got shape {values.shape}")
+    if (values < 0).any():
+        raise ValueError(f"{name}: {role} must not be negative, got {values.min()}")
+    return values.astype("int64")
+
+
+def _ctc_labels(name, targets, target_lengths, batch, blank, classes):
+    """The labels as an (N, longest target) array, each row filled with the blank beyond its
+    length, from padded (N, S) targets or their concatenation (sum of target_lengths,)."""
+    xp = array_module(targets)
+    longest = int(target_lengths.max(initial=0))
+    within = xp.arange(longest) < target_lengths[:, None]
+    if targets.dtype.kind not in "iu":
+        raise ValueError(f"{name}: targets must hold integer class indices, got {targets.dtype}")
+    if targets.ndim == 2:
+        if targets.shape[0] != batch or targets.shape[1] < longest:
+            raise ValueError(f"{name}: padded targets of shape {targets.shape} must have shape (N, S) with "
+                             f"N = {batch} sequences and S at least the longest target length, {longest}")
+        labels = targets[:, :longest]
+    elif targets.ndim == 1:
+        total = int(target_lengths.sum())
+        if targets.shape[0] != total:
+            raise ValueError(f"{name}: concatenated targets hold {targets.shape[0]} labels, but "
+                             f"target_lengths add up to {total}")
+        starts = xp.cumsum(target_lengths) - target_lengths
+        labels = targets[xp.where(within, starts[:, None] + xp.arange(longest), 0)]
+    else:
+        raise ValueError(f"{name}: targets must be padded, shape (N, S), or concatenated, 1-D; "
+                         f"got shape {targets.shape}")
+    labels = xp.where(within, labels, blank)
+    outside = within & ((labels < 0) | (labels >= classes))
+    if outside.any():
+        raise ValueError(f"{name}: targets hold class {labels[outside][0]}, but log_probs has {classes} classes "
+                         f"(valid labels are 0 to {classes - 1})")
+    if (within & (labels == blank)).any():
+        raise ValueError(f"{name}: targets hold the blank, class {blank}; it separates labels and cannot be one")
+    return labels
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
+    """Connectionist temporal classification loss: -log p(target | log_probs),
+    summed over every way of aligning the target with the T steps of the input
+    (labels may repeat over steps, and a ``blank`` may come between them).
+
+    Parameters
+    ----------
+    log_probs : (T, N, C) log-probabilities (from ``log_softmax`` over C), or (T, C) for one sequence
+    targets : padded labels (N, S), or all samples' labels concatenated, shape (sum(target_lengths),);
+        labels are class indices other than ``blank``
+    input_lengths, target_lengths : per sample, as Tensors or sequences of ints
+        (an int for one sequence); input lengths at most T
+    reduction : 'mean' divides each sample's loss by its target length (at
+        least 1), then averages over the batch, as in PyTorch; 'sum'; 'none'
+    zero_infinity : make the loss of a sample no alignment can explain (a
+        target too long for its input) and its gradient 0, instead of inf and nan
+
+    The loss is one node, with the alpha-beta gradient of PyTorch. It has no
+    second derivatives: differentiating its gradient raises.
+
+    Example
+    -------
+    >>> log_probs = chainrule.randn(30, 2, 5, requires_grad=True).log_softmax(dim=2)
+    >>> targets = chainrule.tensor([[1, 2, 2], [3, 4, 0]])     # padded: the second has 2 labels
+    >>> ctc_loss(log_probs, targets, [30, 25], [3, 2]).backward()
+    """
+    name = "ctc_loss"
+    reduction = resolve_reduction(name, None, None, reduction)
+    _check_float(name, "log_probs", log_probs)
+    if log_probs.ndim not in (2, 3) or log_probs.data.size == 0:
+        raise ValueError(f"{name}: log_probs must have shape (T, N, C), or (T, C) for one sequence, with no "
+                         f"dim 0; got shape {log_probs.shape}")
+    unbatched = log_probs.ndim == 2
+    steps, classes = log_probs.shape[0], log_probs.shape[-1]
+    batch = 1 if unbatched else log_probs.shape[1]
+    if not 0 <= blank < classes:
+        raise ValueError(f"{name}: blank must be a class index, 0 to {classes - 1}, got {blank}")
+    xp = array_module(log_probs.data)
+    input_lengths = _sequence_lengths(name, "input_lengths", input_lengths, batch, xp)
+    target_lengths = _sequence_lengths(name, "target_lengths", target_lengths, batch, xp)
+    if (input_lengths > steps).any():
+        raise ValueError(f"{name}: input_lengths must be at most T = {steps}, the steps of log_probs; "
+                         f"got {input_lengths.max()}")
+    if unbatched and targets.ndim != 1:
+        raise ValueError(f"{name}: for one sequence, (T, C) log_probs, targets must be 1-D, "
+                         f"got shape {targets.shape}")
+    labels = _ctc_labels(name, targets.data[None] if unbatched else targets.data, target_lengths, batch, blank,
+                         classes)
+    losses = CTC.apply(log_probs.unsqueeze(1) if unbatched else log_probs, labels=labels,
+                       input_lengths=input_lengths, target_lengths=target_lengths, blank=blank,
+                       zero_infinity=zero_infinity)
+    if reduction == "mean":
+        return (losses / constant(xp.maximum(target_lengths, 1).astype(log_probs.dtype))).mean()
+    if reduction == "sum":
+        return losses.sum()
+    return losses[0] if unbatched else losses
+
+
 # ------------------------------------------------------------------ distributions
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
