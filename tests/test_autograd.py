@@ -494,3 +494,21 @@ def test_without_anomaly_mode_nan_propagates_silently_and_nothing_is_recorded():
     with numpy.errstate(divide="ignore"):
         y.sum().backward()
     assert numpy.isinf(x.grad.data[0])
+
+
+def test_grad_runs_only_the_nodes_above_what_it_was_asked_for():
+    # Off the path to the requested inputs no backward runs, so no hook there fires (as in PyTorch).
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    w = cr.tensor([3.0, 4.0], requires_grad=True)
+    y = x * 2
+    off_path = w * 5
+    seen = []
+    off_path.register_hook(lambda g: seen.append("off path"))
+    y.register_hook(lambda g: seen.append("requested"))
+    z = (y * y).sum() + off_path.sum()
+    (g,) = cr.grad(z, y)
+    numpy.testing.assert_array_equal(g.data, [4.0, 8.0])
+    assert seen == ["requested"]
+    (gx, gw) = cr.grad((x * w).sum() + (x * x).sum(), [x, w])
+    numpy.testing.assert_array_equal(gx.data, [5.0, 8.0])
+    numpy.testing.assert_array_equal(gw.data, [1.0, 2.0])

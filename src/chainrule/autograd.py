@@ -348,7 +348,7 @@ def _run_hooks(hooks, grad):
     return grad
 
 
-def _execute(roots, root_grads, retain_graph, create_graph, capture=None, on_leaf=None):
+def _execute(roots, root_grads, retain_graph, create_graph, capture=None, on_leaf=None, wanted=None):
     """Propagate ``root_grads`` from ``roots`` to every leaf that requires grad.
 
     ``on_leaf(leaf, grad)`` is called with a leaf's summed gradient as soon as
@@ -356,7 +356,10 @@ def _execute(roots, root_grads, retain_graph, create_graph, capture=None, on_lea
     it while the rest of backward runs); leaves it is not called for are
     returned as a dict with their gradients. ``capture`` maps non-leaf
     tensors' nodes to the tensors whose gradient the caller wants back (for
-    ``grad``); their totals are returned too.
+    ``grad``); their totals are returned too. With ``wanted`` (the leaves and
+    nodes whose gradients the caller asked for), a node's backward runs only
+    if one of them lies below it: no work, and no module hook, off the paths
+    asked for.
     """
     grads = {}
     leaf_grads = {}
@@ -364,18 +367,21 @@ def _execute(roots, root_grads, retain_graph, create_graph, capture=None, on_lea
         vertex = root.grad_fn if root.grad_fn is not None else root
         _accumulate(leaf_grads if isinstance(vertex, Tensor) else grads, vertex, grad)
     dependencies = _count_dependencies(grads)
+    leading = None if wanted is None else _nodes_leading_to(list(grads), set(wanted))
     ready = [node for node in grads if dependencies[node] == 0]
     captured = {}
     with set_grad_enabled(create_graph):
         while ready:
             node = ready.pop()
             grad = grads.pop(node, None)
-            if grad is None:
-                # Every path into this node sent None: it passes no gradient on,
-                # but its parents must still hear that this edge is done.
+            run = leading is None or node in leading
+            if grad is None or not (run or node in capture):
+                # Every path into this node sent None, or nothing asked for lies
+                # below it: it passes no gradient on, but its parents must still
+                # hear that this edge is done.
                 input_grads = ()
             else:
-                input_grads = _node_backward(node, grad, create_graph, capture, captured)
+                input_grads = _node_backward(node, grad, create_graph, capture, captured, run)
             for position, parent in enumerate(node.edges):
                 if parent is None:
                     continue
@@ -403,8 +409,29 @@ def _execute(roots, root_grads, retain_graph, create_graph, capture=None, on_lea
     return leaf_grads, captured
 
 
-def _node_backward(node, grad, create_graph, capture, captured):
-    """Run one node's hooks and backward; its input gradients as a tuple."""
+def _nodes_leading_to(roots, wanted):
+    """The nodes reachable from ``roots`` below which (through their edges) some vertex of ``wanted``
+    lies; each parent is settled before its children (a DAG), without recursion."""
+    leading, done = set(), set()
+    stack = [(node, False) for node in roots]
+    while stack:
+        node, parents_done = stack.pop()
+        if parents_done:
+            if any(parent in wanted or parent in leading for parent in node.edges if parent is not None):
+                leading.add(node)
+            continue
+        if node in done:
+            continue
+        done.add(node)
+        stack.append((node, True))
+        stack.extend((parent, False) for parent in node.edges
+                     if parent is not None and not isinstance(parent, Tensor) and parent not in done)
+    return leading
+
+
+def _node_backward(node, grad, create_graph, capture, captured, run=True):
+    """Run one node's hooks and, if ``run``, its backward; its input gradients as a tuple
+    (empty when the backward did not run)."""
     hooks = node.__dict__.get("tensor_hooks")
     if hooks:
         grad = _run_hooks(hooks, grad)
@@ -413,6 +440,8 @@ def _node_backward(node, grad, create_graph, capture, captured):
         retained().grad = grad if create_graph else grad.detach()
     if capture is not None and node in capture:
         captured[capture[node]] = grad
+    if not run:
+        return ()
     if node.saves_inputs:
         node.check_versions()
     if _AnomalyMode.enabled:
@@ -569,7 +598,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(f"grad: input {i} (shape {t.shape}) does not require grad")
     seeds = _seed_gradients(outputs, grad_outputs, "grad")
     capture = {t.grad_fn: t for t in inputs if t.grad_fn is not None}
-    leaf_grads, captured = _execute(outputs, seeds, retain_graph, create_graph, capture)
+    leaf_grads, captured = _execute(outputs, seeds, retain_graph, create_graph, capture,
+                                    wanted=[t.grad_fn if t.grad_fn is not None else t for t in inputs])
     results = []
     for i, t in enumerate(inputs):
         if t.grad_fn is not None:

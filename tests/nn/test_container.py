@@ -260,3 +260,10 @@ def test_parameter_dict_errors():
     with pytest.raises(KeyError, match="empty"):
         nn.ParameterDict().popitem()
     assert list(params) == ["a"]
+
+
+@pytest.mark.parametrize("key", ["a.b", "", "update", "forward", "_keys"])
+def test_parameter_dict_refuses_keys_that_would_break_names_or_attributes(key):
+    # As in PyTorch: a key becomes both an attribute and a state-dict name.
+    with pytest.raises(KeyError, match="ParameterDict"):
+        nn.ParameterDict()[key] = chainrule.ones(1)

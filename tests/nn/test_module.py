@@ -647,3 +647,13 @@ def test_extra_repr_layout_matches_torch(extra, with_child):
         return Custom()
 
     assert repr(build(nn)) == repr(build(torch.nn))
+
+
+def test_backward_hooks_stay_quiet_when_grad_asks_only_for_a_tensor_after_the_module():
+    encoder, fired = nn.Linear(3, 3), []
+    encoder.register_full_backward_hook(lambda module, grad_input, grad_output: fired.append("full"))
+    encoder.register_full_backward_pre_hook(lambda module, grad_output: fired.append("pre"))
+    x = chainrule.ones(2, 3, requires_grad=True)
+    features = encoder(x)
+    chainrule.grad((features ** 2).sum(), features)
+    assert fired == []  # as in PyTorch: the module lies below what was asked for

@@ -382,3 +382,22 @@ def test_cyclic_scale_fn_object_is_saved_with_the_schedule():
     scheduler.step()
     other.step()
     assert other._scale_fn_custom.base == 3.0 and other.get_last_lr() == scheduler.get_last_lr()
+
+
+@requires_torch
+@pytest.mark.parametrize("T_0, T_mult, last_epoch", [(3, 1, 10), (2, 2, 9)])
+def test_warm_restarts_built_past_several_periods_match_torch(T_0, T_mult, last_epoch):
+    # Built with last_epoch beyond two periods, T_cur must wrap by a modulo, as in PyTorch.
+    rates = []
+    for library in (chainrule, torch):
+        parameter = library.zeros(1, requires_grad=True)
+        optimizer = library.optim.SGD([{"params": [parameter], "initial_lr": 0.1}], lr=0.1)
+        scheduler = library.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=T_0, T_mult=T_mult,
+                                                                           last_epoch=last_epoch)
+        lrs = [optimizer.param_groups[0]["lr"]]
+        for _ in range(6):
+            optimizer.step()
+            scheduler.step()
+            lrs.append(optimizer.param_groups[0]["lr"])
+        rates.append(lrs)
+    numpy.testing.assert_allclose(rates[0], rates[1], rtol=1e-12)

@@ -256,6 +256,11 @@ class ParameterDict(Module):
         if not isinstance(key, str):
             raise TypeError(f"ParameterDict: keys must be strings (they become parameter names), "
                             f"got {type(key).__name__} {key!r}")
+        # A key becomes an attribute and a state-dict name: refuse what would break either, as PyTorch does.
+        if "." in key or not key:
+            raise KeyError(f"ParameterDict: a key must be a non-empty name without '.', got {key!r}")
+        if key not in self._keys and hasattr(self, key):
+            raise KeyError(f"ParameterDict: the key {key!r} would hide the attribute or method of that name")
         setattr(self, key, _as_parameter(value))
         self._keys[key] = None
 

@@ -255,7 +255,7 @@ class PReLU(Function):
     """x for x > 0, w x otherwise, with w broadcast against x (one per channel)."""
 
     def forward(self, x, w):
-        x, w = promoted(x, w)  # PyTorch's rule: a 0-d float64 weight leaves a float32 x float32
+        x, w = promoted(x, w)  # chainrule's type promotion, as for any binary op (PyTorch's prelu refuses mixed dtypes)
         return array_module(x).where(x > 0, x, w * x)
 
     def backward(self, g):

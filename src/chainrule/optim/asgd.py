@@ -19,8 +19,9 @@ class ASGD(Optimizer):
         eta_{t+1} = lr / (1 + lambd * lr * t)**alpha        (eta_1 = lr)
         mu_{t+1} = 1 / max(1, t - t0)                       (mu_1 = 1)
 
-    so ``ax`` copies the parameters until step ``t0 + 1`` and from then on
-    is their running mean.
+    so ``ax`` copies the parameters up to step ``t0 + 2`` and from then on
+    is their running mean since that step (with t0 = 3: the mean of steps
+    5, 6, … at step 6 and after).
 
     Parameters
     ----------

@@ -523,7 +523,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             epoch = self.last_epoch + 1
             self.T_cur += 1
             if self.T_cur >= self.T_i:
-                self.T_cur -= self.T_i
+                # a modulo, not a subtraction: built with last_epoch past a whole period, T_cur may span several
+                self.T_cur %= self.T_i
                 self.T_i *= self.T_mult
         elif epoch < 0:
             raise ValueError(f"CosineAnnealingWarmRestarts: invalid epoch={epoch!r}; it must be >= 0")
@@ -923,9 +924,10 @@ class _CompositeScheduler(LRScheduler):
 class SequentialLR(_CompositeScheduler):
     """Run schedules one after another, switching at the milestone epochs.
 
-    At each milestone the next schedule restarts from its epoch 0 (from
-    the base learning rates), so ``milestones`` must have one entry fewer
-    than ``schedulers``.
+    At each milestone the next schedule restarts from its epoch 0: from the
+    base learning rates for a schedule with a closed form, from the current
+    rate for MultiplicativeLR (as in PyTorch). ``milestones`` has one entry
+    fewer than ``schedulers``.
 
     Example
     -------
