@@ -21,18 +21,23 @@ def _maybe(tensor, given):
                          ids=["weight_bias", "weight", "bias", "plain"])
 @pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (2, 3, 4, 3)], ids=str)
 def test_batch_norm_training_matches_torch(shape, affine):
-    x, weight, bias = random_inputs([shape, (3,), (3,)], seed=1)
+    compare_training_with_running_statistics(batch_norm, torch.nn.functional.batch_norm, shape, affine, seed=1)
 
-    def run(library, batch_norm):
+
+def compare_training_with_running_statistics(ours, theirs, shape, affine, seed):
+    """A training-mode normalisation of 3 channels with running statistics, in both libraries:
+    outputs, gradients and the running statistics updated in place."""
+    x, weight, bias = random_inputs([shape, (3,), (3,)], seed=seed)
+
+    def run(library, normalize):
         def fn(x, weight, bias):
             mean = library.tensor(numpy.linspace(-1, 1, 3))
             var = library.tensor(numpy.linspace(0.5, 2, 3))
-            out = batch_norm(x, mean, var, _maybe(weight, affine[0]), _maybe(bias, affine[1]), True, 0.3, 1e-3)
-            return out, mean, var  # the running statistics, updated in place, are compared too
+            out = normalize(x, mean, var, _maybe(weight, affine[0]), _maybe(bias, affine[1]), True, 0.3, 1e-3)
+            return out, mean, var
         return fn
 
-    compare_with_torch(run(chainrule, batch_norm), run(torch, torch.nn.functional.batch_norm),
-                       [x, weight, bias], **TOLERANCES)
+    compare_with_torch(run(chainrule, ours), run(torch, theirs), [x, weight, bias], **TOLERANCES)
 
 
 @requires_torch
@@ -97,18 +102,8 @@ def test_group_norm_without_affine_matches_torch():
 @pytest.mark.parametrize("affine", [(True, True), (False, True), (False, False)], ids=["weight_bias", "bias", "plain"])
 @pytest.mark.parametrize("shape", [(4, 3, 5), (2, 3, 4, 3), (2, 3, 2, 3, 2)], ids=str)
 def test_instance_norm_with_running_statistics_matches_torch(shape, affine):
-    x, weight, bias = random_inputs([shape, (3,), (3,)], seed=10)
-
-    def run(library, instance_norm):
-        def fn(x, weight, bias):
-            mean = library.tensor(numpy.linspace(-1, 1, 3))
-            var = library.tensor(numpy.linspace(0.5, 2, 3))
-            out = instance_norm(x, mean, var, _maybe(weight, affine[0]), _maybe(bias, affine[1]), True, 0.3, 1e-3)
-            return out, mean, var  # the running statistics, updated in place, are compared too
-        return fn
-
-    compare_with_torch(run(chainrule, instance_norm), run(torch, torch.nn.functional.instance_norm),
-                       [x, weight, bias], **TOLERANCES)
+    compare_training_with_running_statistics(instance_norm, torch.nn.functional.instance_norm, shape, affine,
+                                             seed=10)
 
 
 @requires_torch
